@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Infinity: distributed long video generation (Video-Infinity) on a Swift actor cluster.
+///
+/// Layers form a DAG; nothing imports upward (see docs/architecture.md):
+///   C shims -> Tensor -> CPUBackend -> Model -> infinity (CLI)
+let package = Package(
+    name: "Infinity",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "infinity", targets: ["infinity"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "CPUBackend", targets: ["CPUBackend"]),
+        .library(name: "Model", targets: ["Model"]),
+    ],
+    targets: [
+        // C shims: one tiny target per system library.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(name: "CVulkan", pkgConfig: "vulkan", providers: [.apt(["libvulkan-dev"])]),
+
+        // Tensors, dtypes, the Backend protocol, PyTorch-compatible RNG.
+        .target(name: "Tensor"),
+        // The reference backend: OpenBLAS GEMM plus multi-threaded Swift SIMD kernels.
+        .target(name: "CPUBackend", dependencies: ["Tensor", "COpenBLAS"]),
+        // safetensors, diffusers configs, UNet3DConditionModel, schedulers, guidance.
+        .target(name: "Model", dependencies: ["Tensor"]),
+        // The command-line tool.
+        .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "Model"]),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend"]),
+        .testTarget(name: "ModelTests", dependencies: ["Tensor", "CPUBackend", "Model"],
+                    resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,72 @@
+import COpenBLAS
+import Dispatch
+import Tensor
+
+/// The reference backend: host memory, OpenBLAS for GEMM, multi-threaded Swift for the rest.
+///
+/// `threads` bounds both OpenBLAS's pool and the backend's own parallel loops; the two never
+/// run at the same time, so the process uses at most `threads` cores.
+public final class CPUBackend: Sendable {
+    /// Worker threads used by GEMM and by the backend's parallel loops.
+    public let threads: Int
+
+    /// A CPU backend using `threads` threads (default: all cores).
+    public init(threads: Int? = nil) {
+        let count = max(1, threads ?? Self.coreCount)
+        self.threads = count
+        openblas_set_num_threads(Int32(count))
+    }
+
+    /// Number of online cores.
+    public static var coreCount: Int { Int(openblas_get_num_procs()) }
+
+    public var name: String { "cpu (\(threads) threads)" }
+
+    // MARK: Memory
+
+    /// A new tensor of `shape` with uninitialised contents, for ops to fill.
+    func makeTensor(_ shape: [Int]) -> (Tensor, UnsafeMutablePointer<Float>) {
+        let storage = CPUStorage(count: shape.reduce(1, *))
+        return (Tensor(shape: shape, storage: storage), storage.pointer)
+    }
+
+    public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
+        guard values.count == shape.reduce(1, *) else {
+            throw TensorError("upload: \(values.count) values do not fill shape \(shape)")
+        }
+        let (tensor, out) = makeTensor(shape)
+        values.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: values.count) }
+        return tensor
+    }
+
+    public func download(_ tensor: Tensor) throws -> [Float] {
+        Array(UnsafeBufferPointer(start: tensor.cpu, count: tensor.count))
+    }
+
+    public func zeros(_ shape: [Int]) throws -> Tensor {
+        let (tensor, out) = makeTensor(shape)
+        out.initialize(repeating: 0, count: tensor.count)
+        return tensor
+    }
+
+    // MARK: Parallel loops
+
+    /// Runs `body(range)` over `0 ..< count` split into at most `threads` contiguous chunks,
+    /// in parallel. Chunks are at least `grain` long so tiny loops stay on one thread.
+    func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let chunks = min(threads, max(1, count / max(grain, 1)))
+        if chunks == 1 {
+            body(0 ..< count)
+            return
+        }
+        // The chunks write disjoint ranges and `concurrentPerform` returns only after all of
+        // them finish, so the non-Sendable body never outlives this call or races with itself.
+        withoutActuallyEscaping(body) { body in
+            let shared = unsafeBitCast(body, to: (@Sendable (Range<Int>) -> Void).self)
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                shared(count * chunk / chunks ..< count * (chunk + 1) / chunks)
+            }
+        }
+    }
+}
