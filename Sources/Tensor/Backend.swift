@@ -94,8 +94,9 @@ public protocol Backend: AnyObject, Sendable {
     /// Repeats each slice along `axis` `times` times in place (as `torch.repeat_interleave`).
     func repeatInterleave(_ x: Tensor, times: Int, axis: Int) throws -> Tensor
 
-    /// Nearest-neighbour resize of `x [N, C, H, W]` to `[N, C, height, width]`, as
-    /// `torch.nn.functional.interpolate(mode="nearest")` (source index `floor(dst * in / out)`).
+    /// Nearest-neighbour resize of `x [N, C, H, W]` to `[N, C, height, width]`, exactly as
+    /// `torch.nn.functional.interpolate(size=..., mode="nearest")` indexes: source index
+    /// `min(floor(Float(dst) * (Float(in) / Float(out))), in - 1)`, computed in `Float`.
     func upsampleNearest(_ x: Tensor, height: Int, width: Int) throws -> Tensor
 
     // MARK: Embeddings

@@ -1,1 +1,35 @@
-print("infinity")
+import Foundation
+
+/// `infinity`: the command-line front of the runtime.
+let usage = """
+usage: infinity <command> [options]
+
+commands:
+  forward   one UNet forward pass on inputs from a safetensors file (reference checks)
+              --model DIR --inputs FILE --out FILE [--backend cpu] [--threads N]
+  generate  denoise a video's latents with classifier-free guidance
+              --model DIR --embeddings FILE --frames N --height H --width W [--steps S]
+              [--guidance G] [--seed K] [--scheduler ddim|dpm++] [--fps N] --out FILE
+              [--backend cpu] [--threads N]
+  bench     benchmarks: `infinity bench unet --help`
+"""
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2, !["-h", "--help", "help"].contains(arguments[1]) else {
+    print(usage)
+    exit(arguments.count >= 2 ? 0 : 2)
+}
+
+do {
+    let rest = arguments.dropFirst(2)
+    switch arguments[1] {
+    case "forward": try ForwardCommand.run(rest)
+    case "generate": try GenerateCommand.run(rest)
+    case "bench": try BenchCommand.run(rest)
+    default:
+        throw Arguments.Failure(description: "unknown command '\(arguments[1])'\n\n\(usage)")
+    }
+} catch {
+    FileHandle.standardError.write(Data("infinity: \(error)\n".utf8))
+    exit(1)
+}

@@ -1,0 +1,225 @@
+import COpenBLAS
+import Tensor
+
+// Shared plumbing of the GEMM-family ops (linear, convolutions, attention): the one place that
+// calls OpenBLAS, the switch that keeps OpenBLAS single-threaded inside `parallelFor`, the
+// vectorised exponential of the softmax, and the shape checks.
+
+extension CPUBackend {
+    /// Row-major `c = alpha * op(a) @ op(b) + beta * c` with `op(a)` `[m, k]`, `op(b)` `[k, n]`.
+    ///
+    /// Leading dimensions are in elements and follow the row-major convention (the stride
+    /// between consecutive rows of the matrix as stored, before any transpose). Callers check
+    /// that every extent fits in `Int32` (``checkedGemmExtent(_:_:)``) before getting here.
+    func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+               alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, n > 0 else { return }
+        // OpenBLAS rejects a leading dimension below 1 even when the matrix is empty (k = 0).
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)),
+                    beta, c, Int32(max(ldc, 1)))
+    }
+
+    /// Runs `body` with OpenBLAS restricted to one thread.
+    ///
+    /// Ops that issue many small GEMMs from the chunks of a ``parallelFor(_:grain:_:)`` call this
+    /// around the loop: each chunk already owns a core, and a GEMM that fanned out to OpenBLAS's
+    /// own pool on top (it does so above `m * n * k = 262144` in OpenBLAS 0.3.21) would put two
+    /// threads on each core. The thread count is process-wide OpenBLAS state, restored on exit.
+    func withSingleThreadedBLAS<Result>(_ body: () throws -> Result) rethrows -> Result {
+        guard threads > 1 else { return try body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(threads)) }
+        return try body()
+    }
+
+    /// Writes `bias` (or zeros) into each of the `rows` rows of the row-major `[rows, columns]`
+    /// matrix at `out`, in parallel, so that a following GEMM can accumulate onto it.
+    func fillRows(_ out: UnsafeMutablePointer<Float>, rows: Int, columns: Int, with bias: Tensor?) {
+        let values = bias?.cpu
+        parallelFor(rows, grain: max(1, 16_384 / max(columns, 1))) { range in
+            for row in range {
+                let destination = out + row * columns
+                if let values {
+                    destination.update(from: values, count: columns)
+                } else {
+                    destination.update(repeating: 0, count: columns)
+                }
+            }
+        }
+    }
+
+    /// Writes `bias[row % channels]` (or zero) into every element of row `row` of the row-major
+    /// `[rows, columns]` matrix at `out`: the per-channel bias of a `[N, channels, ...]` output.
+    func fillChannels(_ out: UnsafeMutablePointer<Float>, rows: Int, columns: Int, channels: Int, with bias: Tensor?) {
+        let values = bias?.cpu
+        parallelFor(rows, grain: max(1, 16_384 / max(columns, 1))) { range in
+            for row in range {
+                out.advanced(by: row * columns).update(repeating: values?[row % channels] ?? 0, count: columns)
+            }
+        }
+    }
+}
+
+// MARK: Shape checks
+
+/// The extents of a rank-`rank` f32 CPU tensor, or a ``TensorError`` naming `op` and `role`.
+func checkedShape(_ tensor: Tensor, rank: Int, op: String, role: String) throws -> [Int] {
+    guard tensor.rank == rank else {
+        throw TensorError("\(op): \(role) must have rank \(rank), got shape \(tensor.shape)")
+    }
+    guard tensor.dtype == .f32 else {
+        throw TensorError("\(op): \(role) must be f32 on the CPU backend, got \(tensor.dtype)")
+    }
+    return tensor.shape
+}
+
+/// Checks that an optional bias is an f32 vector of `count` elements.
+func checkBias(_ bias: Tensor?, count: Int, op: String) throws {
+    guard let bias else { return }
+    guard bias.rank == 1, bias.shape[0] == count, bias.dtype == .f32 else {
+        throw TensorError("\(op): bias must be an f32 vector of \(count) elements, got \(bias.dtype) \(bias.shape)")
+    }
+}
+
+/// Checks that a GEMM extent or leading dimension fits OpenBLAS's 32-bit integers.
+func checkedGemmExtent(_ value: Int, _ op: String) throws {
+    guard value <= Int(Int32.max) else {
+        throw TensorError("\(op): extent \(value) exceeds the BLAS limit of \(Int32.max)")
+    }
+}
+
+// MARK: Vector kernels
+
+/// The vector type of the softmax and the direct attention kernel.
+///
+/// Eight lanes: one AVX register, two SSE registers. Wider vectors spill in the exponential on
+/// the baseline x86-64 target, which has only 16 SSE registers.
+typealias FloatVector = SIMD8<Float>
+
+/// Lanes of ``FloatVector``.
+let vectorLanes = FloatVector.scalarCount
+
+/// `exp(x)` per lane. Inputs below about `-87.3` (`-infinity` included) give 0; inputs above 88
+/// saturate to the finite `exp(88)`, so callers can feed it unbounded arguments.
+///
+/// Cephes' single-precision polynomial on the range-reduced argument (relative error about
+/// 2e-7) with the power of two built from the exponent bits, so it vectorises with plain
+/// SSE2 integer and float operations: no libm call, no rounding instruction. Clamping uses
+/// compare-and-select because the stdlib's `pointwiseMin`/`pointwiseMax` (and so `clamped`)
+/// are generic element loops that do not inline.
+@inline(__always)
+func vectorExp(_ x: FloatVector) -> FloatVector {
+    let lowest: Float = -87.33654  // ln of the smallest normal float
+    let highest: Float = 88
+    let underflows = x .< lowest
+    var clamped = x.replacing(with: lowest, where: underflows)
+    clamped.replace(with: highest, where: clamped .> highest)
+    // Adding 1.5 * 2^23 rounds `x / ln 2` to the nearest integer `n`, which then sits in the
+    // low mantissa bits of `shifted`.
+    let magic: Float = 12_582_912
+    let shifted = clamped * 1.442_695_04 + magic
+    let n = shifted - magic
+    let r = clamped - n * 0.693_359_375 - n * -2.121_944_4e-4
+    var p = FloatVector(repeating: 1.987_569_15e-4)
+    p = p * r + 1.398_199_95e-3
+    p = p * r + 8.333_451_9e-3
+    p = p * r + 4.166_579_59e-2
+    p = p * r + 1.666_666_55e-1
+    p = p * r + 5.000_000_12e-1
+    let expR = p * (r * r) + r + 1
+    let exponent = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- Int32(bitPattern: magic.bitPattern) &+ 127
+    let twoToN = unsafeBitCast(exponent &<< 23, to: FloatVector.self)
+    return (expR * twoToN).replacing(with: 0, where: underflows)
+}
+
+/// The sum of the lanes, by halving (the stdlib's `sum()` is a generic call that does not inline).
+@inline(__always)
+func horizontalSum(_ v: FloatVector) -> Float {
+    let four = v.lowHalf + v.highHalf
+    let two = four.lowHalf + four.highHalf
+    return two[0] + two[1]
+}
+
+/// The largest lane, by halving (the stdlib's `max()` is a generic scalar loop).
+@inline(__always)
+func horizontalMax(_ v: FloatVector) -> Float {
+    var four = v.lowHalf
+    four.replace(with: v.highHalf, where: v.highHalf .> four)
+    var two = four.lowHalf
+    two.replace(with: four.highHalf, where: four.highHalf .> two)
+    return max(two[0], two[1])
+}
+
+/// Loads a vector from a possibly unaligned address.
+@inline(__always)
+func loadVector(_ pointer: UnsafePointer<Float>) -> FloatVector {
+    UnsafeRawPointer(pointer).loadUnaligned(as: FloatVector.self)
+}
+
+/// Stores a vector to a possibly unaligned address.
+@inline(__always)
+func storeVector(_ value: FloatVector, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: FloatVector.self)
+}
+
+/// Turns `row[0 ..< count]` (plus `bias[0 ..< count]` when given) into `exp(row - max(row))` in
+/// place and returns `1 / sum`, the factor that normalises it; a row that is entirely `-infinity`
+/// becomes zeros and returns 0, so a fully masked query attends to nothing.
+///
+/// The caller scales its output by the returned factor rather than this function dividing the
+/// row, which is cheaper when the row is longer than the output it weights.
+@inline(__always)
+func exponentiateRow(_ row: UnsafeMutablePointer<Float>, count: Int, adding bias: UnsafePointer<Float>?) -> Float {
+    let vectorEnd = count - count % vectorLanes
+    var maxima = FloatVector(repeating: -.infinity)
+    var maximum = -Float.infinity
+    if let bias {
+        var index = 0
+        while index < vectorEnd {
+            let biased = loadVector(row + index) + loadVector(bias + index)
+            storeVector(biased, row + index)
+            maxima.replace(with: biased, where: biased .> maxima)
+            index += vectorLanes
+        }
+        while index < count {
+            row[index] += bias[index]
+            maximum = max(maximum, row[index])
+            index += 1
+        }
+    } else {
+        var index = 0
+        while index < vectorEnd {
+            let values = loadVector(row + index)
+            maxima.replace(with: values, where: values .> maxima)
+            index += vectorLanes
+        }
+        while index < count {
+            maximum = max(maximum, row[index])
+            index += 1
+        }
+    }
+    maximum = max(maximum, horizontalMax(maxima))
+    guard maximum > -.infinity else {
+        row.update(repeating: 0, count: count)
+        return 0
+    }
+    var sums = FloatVector()
+    var index = 0
+    while index < vectorEnd {
+        let e = vectorExp(loadVector(row + index) - maximum)
+        storeVector(e, row + index)
+        sums += e
+        index += vectorLanes
+    }
+    if index < count {
+        // The tail goes through the same polynomial so every weight is computed alike.
+        var tail = FloatVector(repeating: -.infinity)
+        for lane in 0 ..< count - index { tail[lane] = row[index + lane] }
+        let e = vectorExp(tail - maximum)
+        for lane in 0 ..< count - index { row[index + lane] = e[lane] }
+        sums += e
+    }
+    return 1 / horizontalSum(sums)
+}

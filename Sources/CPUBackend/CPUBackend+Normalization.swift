@@ -1,0 +1,211 @@
+import Tensor
+
+extension CPUBackend {
+    /// Group normalisation of `x [N, C, *]` (see ``Backend/groupNorm(_:groups:weight:bias:epsilon:)``).
+    ///
+    /// Each (sample, group) pair is one contiguous block of `C / groups * spatial` elements. The
+    /// blocks are cut into fixed-length pieces whose moments are computed in parallel and merged
+    /// in a fixed order, so the result does not depend on the thread count.
+    public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?,
+                          epsilon: Float) throws -> Tensor {
+        precondition(x.rank >= 2, "groupNorm: input \(x.shape) needs at least the axes [N, C]")
+        let samples = x.shape[0], channels = x.shape[1]
+        precondition(groups > 0 && channels % groups == 0,
+                     "groupNorm: \(channels) channels of input \(x.shape) do not split into \(groups) groups")
+        precondition(weight.map { $0.shape == [channels] } ?? true,
+                     "groupNorm: weight \(weight?.shape ?? []) must be [\(channels)] for input \(x.shape)")
+        precondition(bias.map { $0.shape == [channels] } ?? true,
+                     "groupNorm: bias \(bias?.shape ?? []) must be [\(channels)] for input \(x.shape)")
+
+        let (result, out) = makeTensor(x.shape)
+        let spatial = x.shape.dropFirst(2).reduce(1, *)
+        let channelsPerGroup = channels / groups
+        let blockLength = channelsPerGroup * spatial
+        let blocks = samples * groups
+        guard blocks > 0, blockLength > 0 else { return result }
+
+        let input = x.cpu
+        let moments = blockMoments(input, blocks: blocks, blockLength: blockLength)
+
+        // Per (sample, channel) row: y = (x - mean) * (rstd * weight) + bias.
+        let rows = samples * channels
+        var means = [Float](repeating: 0, count: rows)
+        var scales = [Float](repeating: 0, count: rows)
+        var shifts = [Float](repeating: 0, count: rows)
+        let gamma = weight?.cpu, beta = bias?.cpu
+        for row in 0 ..< rows {
+            let channel = row % channels
+            let block = moments[row / channelsPerGroup]
+            let rstd = 1 / (block.variance + Double(epsilon)).squareRoot()
+            means[row] = Float(block.mean)
+            scales[row] = Float(rstd * Double(gamma?[channel] ?? 1))
+            shifts[row] = beta?[channel] ?? 0
+        }
+
+        means.withUnsafeBufferPointer { means in
+            scales.withUnsafeBufferPointer { scales in
+                shifts.withUnsafeBufferPointer { shifts in
+                    parallelFor(rows, grain: max(1, Self.elementGrain / spatial)) { range in
+                        for row in range {
+                            let source = input + row * spatial, destination = out + row * spatial
+                            let mean = means[row], scale = scales[row], shift = shifts[row]
+                            for i in 0 ..< spatial {
+                                destination[i] = (source[i] - mean) * scale + shift
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// Layer normalisation over the last axis of `x [..., D]`
+    /// (see ``Backend/layerNorm(_:weight:bias:epsilon:)``).
+    public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
+        precondition(x.rank >= 1, "layerNorm: input must have at least one axis, got \(x.shape)")
+        let width = x.shape[x.rank - 1]
+        precondition(weight.map { $0.shape == [width] } ?? true,
+                     "layerNorm: weight \(weight?.shape ?? []) must be [\(width)] for input \(x.shape)")
+        precondition(bias.map { $0.shape == [width] } ?? true,
+                     "layerNorm: bias \(bias?.shape ?? []) must be [\(width)] for input \(x.shape)")
+
+        let (result, out) = makeTensor(x.shape)
+        guard width > 0, x.count > 0 else { return result }
+        let rows = x.count / width
+        let input = x.cpu
+
+        // A missing weight or bias becomes ones or zeros so one vectorisable loop serves all cases.
+        let ones = weight == nil ? [Float](repeating: 1, count: width) : []
+        let zeros = bias == nil ? [Float](repeating: 0, count: width) : []
+        ones.withUnsafeBufferPointer { ones in
+            zeros.withUnsafeBufferPointer { zeros in
+                let gamma = UnsafePointer(weight?.cpu) ?? ones.baseAddress!
+                let beta = UnsafePointer(bias?.cpu) ?? zeros.baseAddress!
+                parallelFor(rows, grain: max(1, Self.elementGrain / width)) { range in
+                    for row in range {
+                        let source = input + row * width, destination = out + row * width
+                        let moments = Moments(source, count: width)
+                        let mean = Float(moments.mean)
+                        let rstd = Float(1 / (moments.variance + Double(epsilon)).squareRoot())
+                        for i in 0 ..< width {
+                            destination[i] = (source[i] - mean) * rstd * gamma[i] + beta[i]
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// Moments of `blocks` contiguous blocks of `blockLength` elements starting at `input`.
+    ///
+    /// Pieces have a fixed length and merge in index order, so the numbers are the same for
+    /// every thread count.
+    func blockMoments(_ input: UnsafePointer<Float>, blocks: Int, blockLength: Int) -> [Moments] {
+        let pieceLength = 1 << 14
+        let pieces = (blockLength + pieceLength - 1) / pieceLength
+        var partial = [Moments](repeating: Moments(), count: blocks * pieces)
+        partial.withUnsafeMutableBufferPointer { partial in
+            let grain = max(1, Self.elementGrain / min(pieceLength, blockLength))
+            parallelFor(blocks * pieces, grain: grain) { range in
+                for item in range {
+                    let block = item / pieces, piece = item % pieces
+                    let start = piece * pieceLength
+                    partial[item] = Moments(input + block * blockLength + start,
+                                            count: min(pieceLength, blockLength - start))
+                }
+            }
+        }
+        return (0 ..< blocks).map { block in
+            var total = Moments()
+            for piece in 0 ..< pieces { total.merge(partial[block * pieces + piece]) }
+            return total
+        }
+    }
+
+    /// Elements one parallel chunk should at least cover, so small tensors stay on one thread.
+    static var elementGrain: Int { 1 << 15 }
+}
+
+/// Count, mean and sum of squared deviations (`m2`) of a sequence of floats.
+///
+/// Partial moments merge with Chan et al.'s pairwise update in Double. Within a chunk that stays
+/// in L1 the moments come from a corrected two-pass sum in Float SIMD lanes, so a large mean
+/// never cancels the variance away (which the one-pass `E[x²] - E[x]²` would) and the whole
+/// computation still reads memory once.
+struct Moments {
+    /// Number of elements.
+    var count: Double = 0
+    /// Their mean.
+    var mean: Double = 0
+    /// Sum of squared deviations from the mean.
+    var m2: Double = 0
+
+    /// No elements.
+    init() {}
+
+    /// Moments of `count` contiguous floats at `values`.
+    init(_ values: UnsafePointer<Float>, count: Int) {
+        // 1,024 floats: 4 KiB, so the second pass over a chunk reads L1.
+        let chunk = 1024
+        var start = 0
+        while start < count {
+            let length = min(chunk, count - start)
+            merge(Moments(chunk: values + start, count: length))
+            start += length
+        }
+    }
+
+    /// Moments of at most a few thousand floats: two passes in Float lanes, combined in Double.
+    private init(chunk values: UnsafePointer<Float>, count: Int) {
+        typealias Lanes = SIMD16<Float>
+        let raw = UnsafeRawPointer(values)
+        let vectorEnd = count - count % Lanes.scalarCount
+
+        var lanes = Lanes()
+        var i = 0
+        while i < vectorEnd {
+            lanes += raw.loadUnaligned(fromByteOffset: i * 4, as: Lanes.self)
+            i += Lanes.scalarCount
+        }
+        var sum = Double(lanes.sum())
+        while i < count { sum += Double(values[i]); i += 1 }
+        let approximateMean = Float(sum / Double(count))
+
+        // Deviations from the rounded mean; their sum corrects for its rounding.
+        let center = Lanes(repeating: approximateMean)
+        var deviations = Lanes(), squares = Lanes()
+        i = 0
+        while i < vectorEnd {
+            let d = raw.loadUnaligned(fromByteOffset: i * 4, as: Lanes.self) - center
+            deviations += d
+            squares += d * d
+            i += Lanes.scalarCount
+        }
+        var deviationSum = Double(deviations.sum()), squareSum = Double(squares.sum())
+        while i < count {
+            let d = Double(values[i] - approximateMean)
+            deviationSum += d
+            squareSum += d * d
+            i += 1
+        }
+        self.count = Double(count)
+        mean = Double(approximateMean) + deviationSum / Double(count)
+        m2 = max(0, squareSum - deviationSum * deviationSum / Double(count))
+    }
+
+    /// Adds the elements `other` describes.
+    mutating func merge(_ other: Moments) {
+        guard other.count > 0 else { return }
+        guard count > 0 else { self = other; return }
+        let total = count + other.count
+        let delta = other.mean - mean
+        mean += delta * other.count / total
+        m2 += other.m2 + delta * delta * count * other.count / total
+        count = total
+    }
+
+    /// The biased (population) variance, as PyTorch's normalisation layers use.
+    var variance: Double { count > 0 ? m2 / count : 0 }
+}

@@ -1,0 +1,217 @@
+import Tensor
+
+extension CPUBackend {
+    /// Applies `activation` elementwise (see ``Backend/activation(_:_:)``).
+    ///
+    /// The functions are evaluated one vector at a time (see ``siluLanes(_:)``, ``geluLanes(_:)``,
+    /// ``geluTanhLanes(_:)``); libm's scalar `expf`/`erff` would make these ops several times
+    /// slower than the memory traffic they need.
+    public func activation(_ x: Tensor, _ activation: Activation) throws -> Tensor {
+        let (result, out) = makeTensor(x.shape)
+        let input = x.cpu
+        // The switch sits outside the loops so each loop body is one straight-line function.
+        switch activation {
+        case .silu:
+            parallelFor(x.count, grain: Self.elementGrain) { range in
+                mapLanes(input + range.lowerBound, out + range.lowerBound, count: range.count, siluLanes)
+            }
+        case .gelu:
+            parallelFor(x.count, grain: Self.elementGrain) { range in
+                mapLanes(input + range.lowerBound, out + range.lowerBound, count: range.count, geluLanes)
+            }
+        case .geluTanh:
+            parallelFor(x.count, grain: Self.elementGrain) { range in
+                mapLanes(input + range.lowerBound, out + range.lowerBound, count: range.count, geluTanhLanes)
+            }
+        }
+        return result
+    }
+
+    /// The GEGLU gate: `x [..., 2n]` -> `h * gelu(g)` with `(h, g)` the halves of the last axis
+    /// (see ``Backend/geglu(_:)``).
+    public func geglu(_ x: Tensor) throws -> Tensor {
+        precondition(x.rank >= 1 && x.shape[x.rank - 1] % 2 == 0,
+                     "geglu: the last axis of \(x.shape) must have an even extent")
+        let width = x.shape[x.rank - 1] / 2
+        var outShape = x.shape
+        outShape[x.rank - 1] = width
+        let (result, out) = makeTensor(outShape)
+        guard width > 0 else { return result }
+        let input = x.cpu
+        let rows = x.count / (2 * width)
+        parallelFor(rows, grain: max(1, Self.elementGrain / width)) { range in
+            for row in range {
+                let hidden = input + row * 2 * width
+                mapLaneBlocks(hidden + width, out + row * width, count: width) { gate in
+                    loadLanes(hidden, at: gate.offset, count: gate.count) * geluLanes(gate.values)
+                }
+            }
+        }
+        return result
+    }
+
+    /// `a + b` with `b` broadcast to `a`'s shape by NumPy rules (see ``Backend/add(_:_:)``).
+    ///
+    /// Axes are first collapsed into runs that `b` either matches or broadcasts, so every case
+    /// becomes rows of `a` plus either a contiguous row of `b` (same shape, `[..., D] + [D]`) or
+    /// one value of `b` per row (a per-channel bias `[N, C, H, W] + [C, 1, 1]`).
+    public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        precondition(b.rank <= a.rank, "add: \(b.shape) has more axes than \(a.shape) and cannot broadcast to it")
+        let bShape = [Int](repeating: 1, count: a.rank - b.rank) + b.shape
+        precondition(zip(a.shape, bShape).allSatisfy { $0 == $1 || $1 == 1 },
+                     "add: \(b.shape) does not broadcast to \(a.shape)")
+        let (result, out) = makeTensor(a.shape)
+        guard a.count > 0 else { return result }
+
+        // Runs of axes, outermost first: (extent, whether b broadcasts along it).
+        var runs: [(extent: Int, broadcast: Bool)] = []
+        for (extent, bExtent) in zip(a.shape, bShape) where extent != 1 {
+            let broadcast = bExtent == 1
+            if let last = runs.last, last.broadcast == broadcast {
+                runs[runs.count - 1].extent *= extent
+            } else {
+                runs.append((extent, broadcast))
+            }
+        }
+        let inner = runs.popLast() ?? (extent: 1, broadcast: false)
+        // b's stride along each outer run (0 where it broadcasts).
+        var bStrides = [Int](repeating: 0, count: runs.count)
+        var running = inner.broadcast ? 1 : inner.extent
+        for index in runs.indices.reversed() where !runs[index].broadcast {
+            bStrides[index] = running
+            running *= runs[index].extent
+        }
+        let outerExtents = runs.map(\.extent)
+
+        // Work items are pieces of rows, so a single long row still spreads across threads.
+        let pieceLength = min(inner.extent, 1 << 14)
+        let piecesPerRow = (inner.extent + pieceLength - 1) / pieceLength
+        let rows = outerExtents.reduce(1, *)
+        let lhs = a.cpu, rhs = b.cpu
+        parallelFor(rows * piecesPerRow, grain: max(1, Self.elementGrain / pieceLength)) { range in
+            for item in range {
+                let row = item / piecesPerRow
+                let start = item % piecesPerRow * pieceLength
+                let length = min(pieceLength, inner.extent - start)
+                var bOffset = 0, rest = row
+                for index in outerExtents.indices.reversed() {
+                    bOffset += rest % outerExtents[index] * bStrides[index]
+                    rest /= outerExtents[index]
+                }
+                let source = lhs + row * inner.extent + start, destination = out + row * inner.extent + start
+                if inner.broadcast {
+                    let value = rhs[bOffset]
+                    for i in 0 ..< length { destination[i] = source[i] + value }
+                } else {
+                    let other = rhs + bOffset + start
+                    for i in 0 ..< length { destination[i] = source[i] + other[i] }
+                }
+            }
+        }
+        return result
+    }
+
+    /// `x * factor` (see ``Backend/scale(_:by:)``).
+    public func scale(_ x: Tensor, by factor: Float) throws -> Tensor {
+        let (result, out) = makeTensor(x.shape)
+        let input = x.cpu
+        parallelFor(x.count, grain: Self.elementGrain) { range in
+            for i in range { out[i] = input[i] * factor }
+        }
+        return result
+    }
+}
+
+// MARK: Lane-wise math
+//
+// These build on the shared vector helpers next to the GEMM kernels (`FloatVector`,
+// `vectorExp`, `loadVector`, `storeVector` in CPUBackend+GemmSupport.swift).
+
+/// Up to one vector of consecutive input values and where they sit, for functions that also
+/// read a second input at the same position (the GEGLU hidden half).
+struct LaneBlock {
+    /// The values; lanes past `count` are zero.
+    var values: FloatVector
+    /// Index of the first lane in the row.
+    var offset: Int
+    /// Number of valid lanes.
+    var count: Int
+}
+
+/// Applies `body` to `input[0 ..< count]` one vector at a time and stores the results in `out`.
+/// The tail goes through the same lane function (zero-padded), so an element's value never
+/// depends on where a parallel chunk boundary falls.
+@inline(__always)
+private func mapLanes(_ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int,
+                      _ body: (FloatVector) -> FloatVector) {
+    mapLaneBlocks(input, out, count: count) { body($0.values) }
+}
+
+/// ``mapLanes(_:_:count:_:)`` for functions that need to know where each block sits.
+@inline(__always)
+private func mapLaneBlocks(_ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int,
+                           _ body: (LaneBlock) -> FloatVector) {
+    let width = FloatVector.scalarCount
+    var index = 0
+    while index + width <= count {
+        let block = LaneBlock(values: loadVector(input + index), offset: index, count: width)
+        storeVector(body(block), out + index)
+        index += width
+    }
+    if index < count {
+        let block = LaneBlock(values: loadLanes(input, at: index, count: count - index), offset: index,
+                              count: count - index)
+        let values = body(block)
+        for lane in 0 ..< count - index { out[index + lane] = values[lane] }
+    }
+}
+
+/// `count <= FloatVector.scalarCount` values from `base + offset`, zero-padded to a full vector.
+@inline(__always)
+private func loadLanes(_ base: UnsafePointer<Float>, at offset: Int, count: Int) -> FloatVector {
+    if count == FloatVector.scalarCount { return loadVector(base + offset) }
+    var values = FloatVector()
+    for lane in 0 ..< count { values[lane] = base[offset + lane] }
+    return values
+}
+
+/// `x * sigmoid(x)`, about 3e-7 relative error. For `x < -88` the exponential saturates and the
+/// result is a vanishing value instead of the limit 0.
+@inline(__always)
+func siluLanes(_ x: FloatVector) -> FloatVector {
+    x / (1 + vectorExp(-x))
+}
+
+/// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))`, in PyTorch's operation order, with ``erfLanes(_:)``:
+/// the absolute error is below about `2e-7 * |x|` plus rounding, and 0 where erf saturates.
+@inline(__always)
+func geluLanes(_ x: FloatVector) -> FloatVector {
+    x * 0.5 * (1 + erfLanes(x * 0.707_106_781_186_547_52))
+}
+
+/// The tanh approximation of GELU, `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³)))`.
+@inline(__always)
+func geluTanhLanes(_ x: FloatVector) -> FloatVector {
+    let inner = 0.797_884_560_802_865_36 * (x + 0.044715 * x * x * x)
+    // tanh(y) = sign(y) (1 - 2 / (exp(2|y|) + 1)): no overflow, as exp saturates to a finite value.
+    let magnitude = inner.replacing(with: -inner, where: inner .< 0)
+    let tanhMagnitude = 1 - 2 / (vectorExp(2 * magnitude) + 1)
+    let tanh = tanhMagnitude.replacing(with: -tanhMagnitude, where: inner .< 0)
+    return 0.5 * x * (1 + tanh)
+}
+
+/// `erf(x)` by Abramowitz and Stegun 7.1.26, `1 - t P(t) exp(-x²)` with `t = 1 / (1 + p|x|)`:
+/// absolute error below 1.5e-7 for the formula, plus ``vectorExp(_:)``'s 2e-7 relative error on
+/// a term at most 1. Exactly ±1 once `exp(-x²)` underflows (`|x| > 9.3`).
+@inline(__always)
+func erfLanes(_ x: FloatVector) -> FloatVector {
+    let magnitude = x.replacing(with: -x, where: x .< 0)
+    let t = 1 / (0.327_591_1 * magnitude + 1)
+    var polynomial = FloatVector(repeating: 1.061_405_429)
+    polynomial = polynomial * t - 1.453_152_027
+    polynomial = polynomial * t + 1.421_413_741
+    polynomial = polynomial * t - 0.284_496_736
+    polynomial = polynomial * t + 0.254_829_592
+    let value = 1 - polynomial * t * vectorExp(-(magnitude * magnitude))
+    return value.replacing(with: -value, where: x .< 0)
+}

@@ -1,0 +1,357 @@
+import CPUBackend
+import Foundation
+import Tensor
+import Testing
+
+// The GEMM-family ops of the CPU backend (linear, conv2d, temporalConv, attention) against
+// naive references written out below with double-precision accumulation. Every comparison
+// allows a maximum absolute error of 1e-4 times the larger of 1 and the reference's largest
+// magnitude: float32 accumulation over the longest reductions here (576 terms of products
+// of values in [-1, 1]) stays two orders of magnitude below that.
+
+@Suite("GEMM ops")
+struct GemmOpsTests {
+    let backend = CPUBackend(threads: 2)
+
+    // MARK: linear
+
+    struct LinearCase: Sendable, CustomTestStringConvertible {
+        let inputShape: [Int]
+        let outFeatures: Int
+        var testDescription: String { "x \(inputShape) -> \(outFeatures)" }
+    }
+
+    @Test(arguments: [
+        LinearCase(inputShape: [1, 1], outFeatures: 1),
+        LinearCase(inputShape: [3, 5], outFeatures: 7),
+        LinearCase(inputShape: [2, 3, 7], outFeatures: 5),
+        LinearCase(inputShape: [5], outFeatures: 3),
+        LinearCase(inputShape: [64, 40], outFeatures: 33),
+        LinearCase(inputShape: [2, 77, 64], outFeatures: 128),
+        LinearCase(inputShape: [4, 0], outFeatures: 3),
+    ], [false, true])
+    func linearMatchesReference(_ testCase: LinearCase, withBias: Bool) throws {
+        var random = TestRandom(seed: 1)
+        let inFeatures = testCase.inputShape.last!
+        let rows = testCase.inputShape.dropLast().reduce(1, *)
+        let x = random.values(rows * inFeatures)
+        let weight = random.values(testCase.outFeatures * inFeatures)
+        let bias = withBias ? random.values(testCase.outFeatures) : nil
+
+        let result = try backend.linear(
+            backend.upload(x, shape: testCase.inputShape),
+            weight: backend.upload(weight, shape: [testCase.outFeatures, inFeatures]),
+            bias: bias.map { try backend.upload($0, shape: [testCase.outFeatures]) })
+
+        #expect(result.shape == testCase.inputShape.dropLast() + [testCase.outFeatures])
+        var expected = [Double](repeating: 0, count: rows * testCase.outFeatures)
+        for r in 0 ..< rows {
+            for n in 0 ..< testCase.outFeatures {
+                var sum = bias.map { Double($0[n]) } ?? 0
+                for k in 0 ..< inFeatures { sum += Double(x[r * inFeatures + k]) * Double(weight[n * inFeatures + k]) }
+                expected[r * testCase.outFeatures + n] = sum
+            }
+        }
+        try expectClose(backend.download(result), expected)
+    }
+
+    @Test func linearRejectsMismatchedShapes() throws {
+        let x = try backend.zeros([2, 3])
+        #expect(throws: TensorError.self) { try backend.linear(x, weight: backend.zeros([4, 5]), bias: nil) }
+        #expect(throws: TensorError.self) { try backend.linear(x, weight: backend.zeros([4, 3, 1]), bias: nil) }
+        #expect(throws: TensorError.self) {
+            try backend.linear(x, weight: backend.zeros([4, 3]), bias: backend.zeros([3]))
+        }
+    }
+
+    // MARK: conv2d
+
+    struct ConvolutionCase: Sendable, CustomTestStringConvertible {
+        let images, channels, height, width, outChannels, kernel, stride, padding: Int
+        var testDescription: String {
+            "[\(images), \(channels), \(height), \(width)] -> \(outChannels), k\(kernel) s\(stride) p\(padding)"
+        }
+    }
+
+    @Test(arguments: [
+        ConvolutionCase(images: 1, channels: 1, height: 1, width: 1, outChannels: 1, kernel: 1, stride: 1, padding: 0),
+        ConvolutionCase(images: 2, channels: 3, height: 5, width: 7, outChannels: 4, kernel: 3, stride: 1, padding: 1),
+        ConvolutionCase(images: 2, channels: 3, height: 7, width: 5, outChannels: 5, kernel: 3, stride: 2, padding: 1),
+        ConvolutionCase(images: 1, channels: 5, height: 9, width: 9, outChannels: 3, kernel: 3, stride: 2, padding: 0),
+        ConvolutionCase(images: 3, channels: 7, height: 4, width: 6, outChannels: 2, kernel: 1, stride: 1, padding: 0),
+        ConvolutionCase(images: 2, channels: 4, height: 5, width: 5, outChannels: 3, kernel: 1, stride: 2, padding: 0),
+        ConvolutionCase(images: 1, channels: 2, height: 6, width: 5, outChannels: 3, kernel: 2, stride: 1, padding: 1),
+        ConvolutionCase(images: 2, channels: 1, height: 1, width: 3, outChannels: 2, kernel: 3, stride: 1, padding: 1),
+        // One image in several bands of output rows.
+        ConvolutionCase(images: 2, channels: 64, height: 40, width: 50, outChannels: 4, kernel: 3, stride: 1, padding: 1),
+        // Small images batched into GEMMs of several images, with a partial last group.
+        ConvolutionCase(images: 40, channels: 64, height: 8, width: 8, outChannels: 5, kernel: 3, stride: 1, padding: 1),
+        ConvolutionCase(images: 40, channels: 128, height: 16, width: 16, outChannels: 3, kernel: 1, stride: 1, padding: 0),
+    ], [false, true])
+    func conv2dMatchesReference(_ c: ConvolutionCase, withBias: Bool) throws {
+        var random = TestRandom(seed: 2)
+        let x = random.values(c.images * c.channels * c.height * c.width)
+        let weight = random.values(c.outChannels * c.channels * c.kernel * c.kernel)
+        let bias = withBias ? random.values(c.outChannels) : nil
+
+        let result = try backend.conv2d(
+            backend.upload(x, shape: [c.images, c.channels, c.height, c.width]),
+            weight: backend.upload(weight, shape: [c.outChannels, c.channels, c.kernel, c.kernel]),
+            bias: bias.map { try backend.upload($0, shape: [c.outChannels]) }, stride: c.stride, padding: c.padding)
+
+        let outHeight = (c.height + 2 * c.padding - c.kernel) / c.stride + 1
+        let outWidth = (c.width + 2 * c.padding - c.kernel) / c.stride + 1
+        #expect(result.shape == [c.images, c.outChannels, outHeight, outWidth])
+        var expected = [Double]()
+        for n in 0 ..< c.images {
+            for o in 0 ..< c.outChannels {
+                for oy in 0 ..< outHeight {
+                    for ox in 0 ..< outWidth {
+                        var sum = bias.map { Double($0[o]) } ?? 0
+                        for ci in 0 ..< c.channels {
+                            for ky in 0 ..< c.kernel {
+                                for kx in 0 ..< c.kernel {
+                                    let iy = oy * c.stride + ky - c.padding
+                                    let ix = ox * c.stride + kx - c.padding
+                                    guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
+                                    let input = x[((n * c.channels + ci) * c.height + iy) * c.width + ix]
+                                    let tap = weight[((o * c.channels + ci) * c.kernel + ky) * c.kernel + kx]
+                                    sum += Double(input) * Double(tap)
+                                }
+                            }
+                        }
+                        expected.append(sum)
+                    }
+                }
+            }
+        }
+        try expectClose(backend.download(result), expected)
+    }
+
+    @Test func conv2dRejectsBadArguments() throws {
+        let x = try backend.zeros([1, 3, 4, 4])
+        let weight = try backend.zeros([2, 3, 3, 3])
+        #expect(throws: TensorError.self) { try backend.conv2d(x, weight: backend.zeros([2, 4, 3, 3]), bias: nil, stride: 1, padding: 1) }
+        #expect(throws: TensorError.self) { try backend.conv2d(x, weight: weight, bias: nil, stride: 0, padding: 1) }
+        #expect(throws: TensorError.self) { try backend.conv2d(x, weight: weight, bias: nil, stride: 1, padding: -1) }
+        #expect(throws: TensorError.self) { try backend.conv2d(backend.zeros([1, 3, 1, 4]), weight: weight, bias: nil, stride: 1, padding: 0) }
+        #expect(throws: TensorError.self) { try backend.conv2d(x, weight: weight, bias: backend.zeros([3]), stride: 1, padding: 1) }
+    }
+
+    // MARK: temporalConv
+
+    struct TemporalCase: Sendable, CustomTestStringConvertible {
+        let batch, channels, frames, height, width, outChannels, taps, padding: Int
+        var testDescription: String {
+            "[\(batch), \(channels), \(frames), \(height), \(width)] -> \(outChannels), k\(taps) p\(padding)"
+        }
+    }
+
+    @Test(arguments: [
+        TemporalCase(batch: 1, channels: 1, frames: 1, height: 1, width: 1, outChannels: 1, taps: 1, padding: 0),
+        TemporalCase(batch: 2, channels: 3, frames: 5, height: 3, width: 2, outChannels: 4, taps: 3, padding: 1),
+        TemporalCase(batch: 1, channels: 4, frames: 6, height: 2, width: 3, outChannels: 3, taps: 3, padding: 0),
+        TemporalCase(batch: 2, channels: 5, frames: 3, height: 1, width: 1, outChannels: 2, taps: 3, padding: 1),
+        TemporalCase(batch: 1, channels: 2, frames: 1, height: 3, width: 3, outChannels: 3, taps: 3, padding: 1),
+        TemporalCase(batch: 1, channels: 7, frames: 8, height: 5, width: 7, outChannels: 16, taps: 3, padding: 1),
+        TemporalCase(batch: 2, channels: 3, frames: 4, height: 2, width: 2, outChannels: 2, taps: 1, padding: 0),
+    ], [false, true])
+    func temporalConvMatchesReference(_ c: TemporalCase, withBias: Bool) throws {
+        var random = TestRandom(seed: 3)
+        let plane = c.height * c.width
+        let x = random.values(c.batch * c.channels * c.frames * plane)
+        let weight = random.values(c.outChannels * c.channels * c.taps)
+        let bias = withBias ? random.values(c.outChannels) : nil
+        let outFrames = c.frames + 2 * c.padding - c.taps + 1
+
+        var expected = [Double]()
+        for b in 0 ..< c.batch {
+            for o in 0 ..< c.outChannels {
+                for f in 0 ..< outFrames {
+                    for pixel in 0 ..< plane {
+                        var sum = bias.map { Double($0[o]) } ?? 0
+                        for ci in 0 ..< c.channels {
+                            for k in 0 ..< c.taps {
+                                let frame = f + k - c.padding
+                                guard frame >= 0, frame < c.frames else { continue }
+                                sum += Double(x[((b * c.channels + ci) * c.frames + frame) * plane + pixel])
+                                    * Double(weight[(o * c.channels + ci) * c.taps + k])
+                            }
+                        }
+                        expected.append(sum)
+                    }
+                }
+            }
+        }
+        // Both weight layouts diffusers checkpoints produce: Conv3d's and a squeezed one.
+        for weightShape in [[c.outChannels, c.channels, c.taps, 1, 1], [c.outChannels, c.channels, c.taps]] {
+            let result = try backend.temporalConv(
+                backend.upload(x, shape: [c.batch, c.channels, c.frames, c.height, c.width]),
+                weight: backend.upload(weight, shape: weightShape),
+                bias: bias.map { try backend.upload($0, shape: [c.outChannels]) }, padding: c.padding)
+            #expect(result.shape == [c.batch, c.outChannels, outFrames, c.height, c.width])
+            try expectClose(backend.download(result), expected)
+        }
+    }
+
+    @Test func temporalConvRejectsBadArguments() throws {
+        let x = try backend.zeros([1, 2, 2, 3, 3])
+        #expect(throws: TensorError.self) { try backend.temporalConv(x, weight: backend.zeros([4, 3, 3]), bias: nil, padding: 1) }
+        #expect(throws: TensorError.self) { try backend.temporalConv(x, weight: backend.zeros([4, 2, 3, 3, 1]), bias: nil, padding: 1) }
+        #expect(throws: TensorError.self) { try backend.temporalConv(x, weight: backend.zeros([4, 2, 3]), bias: nil, padding: 0) }
+        #expect(throws: TensorError.self) { try backend.temporalConv(x, weight: backend.zeros([4, 2, 3]), bias: nil, padding: -1) }
+    }
+
+    // MARK: attention
+
+    struct AttentionCase: Sendable, CustomTestStringConvertible {
+        let batch, queries, keys, heads, headWidth: Int
+        var testDescription: String {
+            "B\(batch) Lq\(queries) Lk\(keys) heads\(heads) d\(headWidth)"
+        }
+    }
+
+    enum BiasKind: String, Sendable, CaseIterable {
+        /// No bias.
+        case none
+        /// Finite values in [-2, 2).
+        case finite
+        /// Finite values with scattered `-infinity` entries and a first row masked entirely.
+        case masked
+    }
+
+    @Test(arguments: [
+        // Direct kernel (at most 64 keys).
+        AttentionCase(batch: 1, queries: 1, keys: 1, heads: 1, headWidth: 1),
+        AttentionCase(batch: 2, queries: 5, keys: 3, heads: 2, headWidth: 3),
+        AttentionCase(batch: 3, queries: 16, keys: 16, heads: 8, headWidth: 8),
+        AttentionCase(batch: 1, queries: 33, keys: 17, heads: 1, headWidth: 8),
+        AttentionCase(batch: 2, queries: 7, keys: 64, heads: 2, headWidth: 40),
+        AttentionCase(batch: 1, queries: 300, keys: 9, heads: 2, headWidth: 3),
+        // GEMM path, including several query blocks per head.
+        AttentionCase(batch: 1, queries: 5, keys: 65, heads: 1, headWidth: 3),
+        AttentionCase(batch: 2, queries: 40, keys: 77, heads: 8, headWidth: 8),
+        AttentionCase(batch: 1, queries: 200, keys: 200, heads: 2, headWidth: 40),
+        AttentionCase(batch: 1, queries: 70, keys: 1100, heads: 1, headWidth: 1),
+    ], BiasKind.allCases)
+    func attentionMatchesReference(_ c: AttentionCase, bias biasKind: BiasKind) throws {
+        var random = TestRandom(seed: 4)
+        let width = c.heads * c.headWidth
+        let query = random.values(c.batch * c.queries * width)
+        let key = random.values(c.batch * c.keys * width)
+        let value = random.values(c.batch * c.keys * width)
+        var bias: [Float]?
+        switch biasKind {
+        case .none:
+            bias = nil
+        case .finite:
+            bias = random.values(c.queries * c.keys).map { 2 * $0 }
+        case .masked:
+            var values = random.values(c.queries * c.keys).map { 2 * $0 }
+            for index in values.indices where index < c.keys || index % 3 == 1 { values[index] = -.infinity }
+            bias = values
+        }
+        let scale = 1 / Float(c.headWidth).squareRoot()
+
+        let result = try backend.attention(
+            query: backend.upload(query, shape: [c.batch, c.queries, width]),
+            key: backend.upload(key, shape: [c.batch, c.keys, width]),
+            value: backend.upload(value, shape: [c.batch, c.keys, width]),
+            heads: c.heads, scale: scale, bias: bias.map { try backend.upload($0, shape: [c.queries, c.keys]) })
+
+        #expect(result.shape == [c.batch, c.queries, width])
+        var expected = [Double](repeating: 0, count: c.batch * c.queries * width)
+        for b in 0 ..< c.batch {
+            for h in 0 ..< c.heads {
+                for i in 0 ..< c.queries {
+                    var scores = [Double](repeating: 0, count: c.keys)
+                    for j in 0 ..< c.keys {
+                        var dot = 0.0
+                        for e in 0 ..< c.headWidth {
+                            dot += Double(query[(b * c.queries + i) * width + h * c.headWidth + e])
+                                * Double(key[(b * c.keys + j) * width + h * c.headWidth + e])
+                        }
+                        scores[j] = Double(scale) * dot + (bias.map { Double($0[i * c.keys + j]) } ?? 0)
+                    }
+                    let maximum = scores.max()!
+                    guard maximum > -.infinity else { continue }
+                    let weights = scores.map { Foundation.exp($0 - maximum) }
+                    let total = weights.reduce(0, +)
+                    for e in 0 ..< c.headWidth {
+                        var sum = 0.0
+                        for j in 0 ..< c.keys {
+                            sum += weights[j] * Double(value[(b * c.keys + j) * width + h * c.headWidth + e])
+                        }
+                        expected[(b * c.queries + i) * width + h * c.headWidth + e] = sum / total
+                    }
+                }
+            }
+        }
+        let actual = try backend.download(result)
+        #expect(actual.allSatisfy { $0.isFinite })
+        if biasKind == .masked {
+            // The fully masked first query row is exactly zero in every batch row.
+            for b in 0 ..< c.batch {
+                #expect(actual[(b * c.queries) * width ..< (b * c.queries + 1) * width].allSatisfy { $0 == 0 })
+            }
+        }
+        expectClose(actual, expected)
+    }
+
+    @Test func attentionRejectsBadArguments() throws {
+        let q = try backend.zeros([2, 4, 6])
+        let kv = try backend.zeros([2, 5, 6])
+        #expect(throws: TensorError.self) { try backend.attention(query: q, key: kv, value: kv, heads: 4, scale: 1, bias: nil) }
+        #expect(throws: TensorError.self) { try backend.attention(query: q, key: kv, value: kv, heads: 0, scale: 1, bias: nil) }
+        #expect(throws: TensorError.self) {
+            try backend.attention(query: q, key: kv, value: backend.zeros([2, 4, 6]), heads: 2, scale: 1, bias: nil)
+        }
+        #expect(throws: TensorError.self) {
+            try backend.attention(query: q, key: backend.zeros([1, 5, 6]), value: backend.zeros([1, 5, 6]), heads: 2, scale: 1, bias: nil)
+        }
+        #expect(throws: TensorError.self) {
+            try backend.attention(query: q, key: kv, value: kv, heads: 2, scale: 1, bias: backend.zeros([5, 4]))
+        }
+    }
+
+    /// Scores far apart in magnitude: the softmax must subtract the row maximum to stay finite.
+    @Test func attentionSoftmaxIsStableForLargeScores() throws {
+        // One query, two keys, one head of width 1: scores 1000 * (1, 3) before the softmax.
+        let result = try backend.attention(
+            query: backend.upload([1], shape: [1, 1, 1]), key: backend.upload([1, 3], shape: [1, 2, 1]),
+            value: backend.upload([5, 7], shape: [1, 2, 1]), heads: 1, scale: 1000, bias: nil)
+        #expect(try backend.download(result) == [7])
+    }
+}
+
+// MARK: Helpers
+
+/// Expects `actual` to match `expected` elementwise within 1e-4 times the larger of 1 and the
+/// reference's largest magnitude.
+private func expectClose(_ actual: [Float], _ expected: [Double], sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(actual.count == expected.count, sourceLocation: sourceLocation)
+    guard actual.count == expected.count else { return }
+    let tolerance = 1e-4 * max(1, expected.map(abs).max() ?? 0)
+    var worst = 0.0
+    for (a, e) in zip(actual, expected) { worst = max(worst, abs(Double(a) - e)) }
+    #expect(worst <= tolerance, "max abs error \(worst) above \(tolerance)", sourceLocation: sourceLocation)
+}
+
+/// A small deterministic generator (SplitMix64) of test values uniform in [-1, 1).
+private struct TestRandom {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func values(_ count: Int) -> [Float] {
+        (0 ..< count).map { _ in Float(next() >> 40) / Float(1 << 23) - 1 }
+    }
+}

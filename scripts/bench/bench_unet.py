@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Times one UNet3DConditionModel forward in diffusers/PyTorch (CPU) and in `infinity bench unet`
+on the same weights, shapes and thread count, and prints both with the ratio.
+
+Setup (not needed by CI):
+    python3 -m venv .venv
+    .venv/bin/pip install --find-links /opt/wheels torch==2.13.0+cpu diffusers==0.42.1 safetensors transformers
+    swift build -c release
+Run (from the repository root):
+    .venv/bin/python scripts/bench/bench_unet.py --config small --frames 16 64 --threads 2
+    .venv/bin/python scripts/bench/bench_unet.py --config medium --frames 16 --threads 2
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CONFIGS = {
+    # ~1.33M parameters.
+    "small": dict(block_out_channels=(32, 64), layers_per_block=1,
+                  down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
+                  up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
+                  norm_num_groups=8, cross_attention_dim=32, attention_head_dim=8),
+    # ~28.4M parameters.
+    "medium": dict(block_out_channels=(64, 128, 256), layers_per_block=2,
+                   down_block_types=("CrossAttnDownBlock3D", "CrossAttnDownBlock3D", "DownBlock3D"),
+                   up_block_types=("UpBlock3D", "CrossAttnUpBlock3D", "CrossAttnUpBlock3D"),
+                   norm_num_groups=32, cross_attention_dim=128, attention_head_dim=8),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="small")
+    parser.add_argument("--frames", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--size", type=int, default=32, help="latent height = width")
+    parser.add_argument("--batch", type=int, default=2, help="2 = both halves of classifier-free guidance")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--infinity", default=".build/release/infinity")
+    args = parser.parse_args()
+
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    import torch
+    from diffusers import UNet3DConditionModel
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = UNet3DConditionModel(**CONFIGS[args.config]).eval()
+    params = sum(p.numel() for p in model.parameters())
+    folder = tempfile.mkdtemp(prefix=f"bench-unet-{args.config}-")
+    model.save_pretrained(folder, safe_serialization=True)
+
+    print(f"UNet3DConditionModel '{args.config}': {params / 1e6:.2f}M parameters, batch {args.batch}, "
+          f"{args.size}x{args.size} latents, {args.threads} threads, torch {torch.__version__}")
+    print(f"{'frames':>6}  {'diffusers (s)':>13}  {'infinity (s)':>12}  {'speed-up':>8}")
+    for frames in args.frames:
+        shape = (args.batch, model.config.in_channels, frames, args.size, args.size)
+        sample = torch.randn(shape)
+        context = torch.randn(args.batch, 77, model.config.cross_attention_dim)
+        timestep = torch.tensor([999 - 100 * i for i in range(args.batch)], dtype=torch.float32)
+        times = []
+        with torch.inference_mode():
+            for i in range(args.iterations + 1):
+                start = time.perf_counter()
+                model(sample, timestep, encoder_hidden_states=context)
+                if i > 0:
+                    times.append(time.perf_counter() - start)
+        reference = statistics.median(times)
+
+        output = subprocess.run(
+            [args.infinity, "bench", "unet", "--model", folder, "--batch", str(args.batch), "--frames", str(frames),
+             "--height", str(args.size), "--width", str(args.size), "--threads", str(args.threads),
+             "--iterations", str(args.iterations)],
+            check=True, capture_output=True, text=True).stdout
+        ours = float(next(line for line in output.splitlines() if line.startswith("median")).split()[1])
+        print(f"{frames:>6}  {reference:>13.3f}  {ours:>12.3f}  {reference / ours:>7.2f}x")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
