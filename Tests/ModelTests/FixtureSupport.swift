@@ -1,0 +1,45 @@
+import CPUBackend
+import Foundation
+import Model
+import Tensor
+
+/// Access to the diffusers reference fixtures (see Fixtures/README.md for how they were made).
+enum Fixtures {
+    /// The fixture folder bundled with the tests.
+    static let root: String = {
+        guard let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil) else {
+            fatalError("ModelTests resource folder 'Fixtures' is missing from the test bundle")
+        }
+        return url.path
+    }()
+
+    /// `Fixtures/<components>`.
+    static func path(_ components: String...) -> String {
+        ([root] + components).joined(separator: "/")
+    }
+
+    /// A small CPU backend (2 threads: CI has two cores).
+    static let backend = CPUBackend(threads: 2)
+
+    /// Loads fixture model `name` ("unet-tiny", "unet-fps") once per test.
+    static func model(_ name: String) throws -> UNet3DConditionModel {
+        try UNet3DConditionModel.load(path: path(name), backend: backend)
+    }
+
+    /// Tensor `name` of a fixture safetensors file, uploaded to the test backend.
+    static func tensor(_ file: SafeTensorsFile, _ name: String) throws -> Tensor {
+        guard let shape = file.shape(of: name) else { throw ModelError("\(file.path) has no '\(name)'") }
+        return try backend.upload(file.floats(name), shape: shape)
+    }
+}
+
+/// Largest absolute difference between two equally long arrays.
+func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count, "compared arrays differ in length: \(a.count) vs \(b.count)")
+    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
+
+/// Largest absolute value.
+func maxAbs(_ a: [Float]) -> Float {
+    a.reduce(0) { max($0, abs($1)) }
+}
