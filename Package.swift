@@ -23,8 +23,13 @@ let package = Package(
 
         // Tensors, dtypes, the Backend protocol, PyTorch-compatible RNG.
         .target(name: "Tensor"),
-        // The reference backend: OpenBLAS GEMM plus multi-threaded Swift SIMD kernels.
-        .target(name: "CPUBackend", dependencies: ["Tensor", "COpenBLAS"]),
+        // Run-time check that the CPU has the extensions CPUBackend is compiled for.
+        .target(name: "CCPUFeatures"),
+        // The reference backend: OpenBLAS GEMM plus multi-threaded Swift SIMD kernels, compiled
+        // for AVX2 + FMA on x86-64 (checked at run time through CCPUFeatures).
+        .target(name: "CPUBackend", dependencies: ["Tensor", "COpenBLAS", "CCPUFeatures"],
+                swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"],
+                                             .when(platforms: [.linux]))]),
         // safetensors, diffusers configs, UNet3DConditionModel, schedulers, guidance.
         .target(name: "Model", dependencies: ["Tensor"]),
         // The command-line tool.

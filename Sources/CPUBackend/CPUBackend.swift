@@ -1,3 +1,4 @@
+import CCPUFeatures
 import COpenBLAS
 import Dispatch
 import Tensor
@@ -11,10 +12,26 @@ public final class CPUBackend: Sendable {
     public let threads: Int
 
     /// A CPU backend using `threads` threads (default: all cores).
+    ///
+    /// The kernels are compiled for the instruction set extensions ``requirements`` names;
+    /// call ``checkSupported()`` first to turn a missing extension into an error (creating a
+    /// backend on such a CPU stops the process with that message).
     public init(threads: Int? = nil) {
+        precondition(infinity_cpu_supports_kernels() != 0,
+                     "the CPU backend needs \(Self.requirements), which this CPU lacks")
         let count = max(1, threads ?? Self.coreCount)
         self.threads = count
         openblas_set_num_threads(Int32(count))
+    }
+
+    /// The CPU extensions the kernels are compiled for.
+    public static var requirements: String { String(cString: infinity_cpu_kernel_requirements()) }
+
+    /// Throws when this CPU lacks an extension the kernels are compiled for.
+    public static func checkSupported() throws {
+        guard infinity_cpu_supports_kernels() != 0 else {
+            throw TensorError("the CPU backend needs \(requirements), which this CPU lacks")
+        }
     }
 
     /// Number of online cores.

@@ -11,7 +11,7 @@ struct Arguments {
     private var switches: Set<String> = []
 
     /// Parses `arguments`; `options` take a value, `flags` take none.
-    init(_ arguments: ArraySlice<String>, options: Set<String>, flags: Set<String> = []) throws {
+    init(_ arguments: ArraySlice<String>, flags: Set<String> = [], options: Set<String>) throws {
         var remaining = arguments[...]
         while let argument = remaining.popFirst() {
             guard argument.hasPrefix("--") else {

@@ -1,4 +1,3 @@
-import CPUBackend
 import Foundation
 import Model
 import Tensor
@@ -7,8 +6,10 @@ import Tensor
 enum BenchCommand {
     static let usage = """
     usage: infinity bench unet --model DIR [--batch B] [--frames F] [--height H] [--width W]
-                              [--threads N] [--iterations N] [--warmup N] [--seed K] [--fps N]
-      Times UNet forwards on random inputs (CPU backend) and prints the median and best time.
+                              [--backend cpu] [--threads N] [--iterations N] [--warmup N]
+                              [--seed K] [--fps N] [--profile]
+      Times UNet forwards on random inputs and prints the median and best time;
+      --profile adds the time spent in each kind of op.
     """
 
     static func run(_ arguments: ArraySlice<String>) throws {
@@ -23,10 +24,11 @@ enum BenchCommand {
             print(usage)
             return
         }
-        let options = try Arguments(arguments.dropFirst(), options: [
-            "model", "batch", "frames", "height", "width", "threads", "iterations", "warmup", "seed", "fps",
+        let options = try Arguments(arguments.dropFirst(), flags: ["profile"], options: [
+            "model", "batch", "frames", "height", "width", "backend", "threads", "iterations", "warmup", "seed", "fps",
         ])
-        let backend = CPUBackend(threads: try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024))
+        let profiler = options.flag("profile") ? ProfilingBackend(try makeBackend(options)) : nil
+        let backend = try profiler ?? makeBackend(options)
         let model = try UNet3DConditionModel.load(path: try options.required("model"), backend: backend)
         let batch = try options.int("batch", default: 2, range: 1 ... 64)
         let frames = try options.int("frames", default: 16, range: 1 ... 4096)
@@ -53,11 +55,18 @@ enum BenchCommand {
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try backend.download(model(sample: sample, timestep: timestep, encoderHiddenStates: context, fps: fps))
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            if iteration >= warmup { times.append(seconds) }
+            if iteration >= warmup { times.append(seconds) } else { profiler?.reset() }
         }
         times.sort()
         let median = times[times.count / 2]
         print("unet forward  backend=\(backend.name)  shape=\(shape)  iterations=\(iterations)")
+        if let profiler {
+            let total = profiler.report.reduce(0) { $0 + $1.seconds }
+            for entry in profiler.report {
+                let share = fixed(100 * entry.seconds / total, 1)
+                print("  \(entry.op.padding(to: 24)) \(fixed(entry.seconds / Double(iterations), 4)) s/forward  \(share)%  \(entry.calls / iterations) calls")
+            }
+        }
         print("median \(fixed(median, 4)) s   best \(fixed(times[0], 4)) s   frames/s \(fixed(Double(batch * frames) / median, 1))")
     }
 }

@@ -11,3 +11,10 @@ func fixed(_ value: Double, _ digits: Int) -> String {
     let fractionText = String(fraction)
     return "\(sign)\(whole).\(String(repeating: "0", count: digits - fractionText.count))\(fractionText)"
 }
+
+extension String {
+    /// The string padded with spaces on the right to at least `width` characters.
+    func padding(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

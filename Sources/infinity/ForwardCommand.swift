@@ -29,6 +29,8 @@ enum ForwardCommand {
 func makeBackend(_ options: Arguments) throws -> any Backend {
     let threads = try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024)
     switch try options.choice("backend", default: "cpu", from: ["cpu"]) {
-    default: return CPUBackend(threads: threads)
+    default:
+        try CPUBackend.checkSupported()
+        return CPUBackend(threads: threads)
     }
 }

@@ -1,0 +1,137 @@
+import Dispatch
+import Synchronization
+
+/// A backend that forwards every op to another backend and records the time spent in each
+/// kind of op, for `infinity bench --profile`.
+///
+/// Times are wall-clock per call. A backend that queues work lazily (a GPU) only reports the
+/// time to record the op; the CPU backend runs ops synchronously, so its times are exact.
+public final class ProfilingBackend: Backend {
+    /// Accumulated time and call count of one op kind.
+    public struct Entry: Sendable {
+        /// The op's name (`conv2d`, `attention`, ...).
+        public var op: String
+        /// Total seconds spent in the op.
+        public var seconds: Double
+        /// Number of calls.
+        public var calls: Int
+    }
+
+    /// The backend doing the work.
+    public let base: any Backend
+    private let entries = Mutex<[String: Entry]>([:])
+
+    /// Profiles `base`.
+    public init(_ base: any Backend) {
+        self.base = base
+    }
+
+    public var name: String { base.name }
+
+    /// Recorded entries, the most expensive first.
+    public var report: [Entry] {
+        entries.withLock { Array($0.values) }.sorted { $0.seconds > $1.seconds }
+    }
+
+    /// Forgets everything recorded so far.
+    public func reset() {
+        entries.withLock { $0.removeAll() }
+    }
+
+    private func timed<Result>(_ op: String, _ body: () throws -> Result) rethrows -> Result {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            entries.withLock { table in
+                table[op, default: Entry(op: op, seconds: 0, calls: 0)].seconds += seconds
+                table[op, default: Entry(op: op, seconds: 0, calls: 0)].calls += 1
+            }
+        }
+        return try body()
+    }
+
+    public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
+        try timed("upload") { try base.upload(values, shape: shape) }
+    }
+
+    public func download(_ tensor: Tensor) throws -> [Float] {
+        try timed("download") { try base.download(tensor) }
+    }
+
+    public func zeros(_ shape: [Int]) throws -> Tensor {
+        try timed("zeros") { try base.zeros(shape) }
+    }
+
+    public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+        try timed("linear") { try base.linear(x, weight: weight, bias: bias) }
+    }
+
+    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) throws -> Tensor {
+        try timed("conv2d \(weight.shape[2])x\(weight.shape[3])") {
+            try base.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        }
+    }
+
+    public func temporalConv(_ x: Tensor, weight: Tensor, bias: Tensor?, padding: Int) throws -> Tensor {
+        try timed("temporalConv") { try base.temporalConv(x, weight: weight, bias: bias, padding: padding) }
+    }
+
+    public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float,
+                          bias: Tensor?) throws -> Tensor {
+        try timed("attention (keys \(key.shape[1] <= 64 ? "<= 64" : "> 64"))") {
+            try base.attention(query: query, key: key, value: value, heads: heads, scale: scale, bias: bias)
+        }
+    }
+
+    public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
+        try timed("groupNorm") { try base.groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon) }
+    }
+
+    public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
+        try timed("layerNorm") { try base.layerNorm(x, weight: weight, bias: bias, epsilon: epsilon) }
+    }
+
+    public func activation(_ x: Tensor, _ activation: Activation) throws -> Tensor {
+        try timed("activation \(activation.rawValue)") { try base.activation(x, activation) }
+    }
+
+    public func geglu(_ x: Tensor) throws -> Tensor {
+        try timed("geglu") { try base.geglu(x) }
+    }
+
+    public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        try timed("add") { try base.add(a, b) }
+    }
+
+    public func scale(_ x: Tensor, by factor: Float) throws -> Tensor {
+        try timed("scale") { try base.scale(x, by: factor) }
+    }
+
+    public func concat(_ tensors: [Tensor], axis: Int) throws -> Tensor {
+        try timed("concat") { try base.concat(tensors, axis: axis) }
+    }
+
+    public func permute(_ x: Tensor, _ permutation: [Int]) throws -> Tensor {
+        try timed("permute") { try base.permute(x, permutation) }
+    }
+
+    public func slice(_ x: Tensor, axis: Int, start: Int, length: Int) throws -> Tensor {
+        try timed("slice") { try base.slice(x, axis: axis, start: start, length: length) }
+    }
+
+    public func repeatInterleave(_ x: Tensor, times: Int, axis: Int) throws -> Tensor {
+        try timed("repeatInterleave") { try base.repeatInterleave(x, times: times, axis: axis) }
+    }
+
+    public func upsampleNearest(_ x: Tensor, height: Int, width: Int) throws -> Tensor {
+        try timed("upsampleNearest") { try base.upsampleNearest(x, height: height, width: width) }
+    }
+
+    public func timestepEmbedding(_ timesteps: Tensor, dim: Int, flipSinToCos: Bool, downscaleFreqShift: Float,
+                                  maxPeriod: Float) throws -> Tensor {
+        try timed("timestepEmbedding") {
+            try base.timestepEmbedding(timesteps, dim: dim, flipSinToCos: flipSinToCos,
+                                       downscaleFreqShift: downscaleFreqShift, maxPeriod: maxPeriod)
+        }
+    }
+}
