@@ -153,17 +153,7 @@ public struct SchedulerConfig: Sendable, Equatable {
     /// Unknown fields are ignored (as diffusers does, e.g. PNDM's `skip_prk_steps`); JSON5
     /// extras such as `-Infinity` (which Python's `json` writes for `lambda_min_clipped`) are read.
     public static func parse(_ data: Data, source: String = "scheduler config") throws -> SchedulerConfig {
-        let root: JSONField
-        do {
-            let decoder = JSONDecoder()
-            decoder.allowsJSON5 = true
-            root = try decoder.decode(JSONField.self, from: data)
-        } catch {
-            throw ModelError("\(source): not valid JSON (\(error))")
-        }
-        guard case .object(let fields) = root else {
-            throw ModelError("\(source): expected a JSON object at the top level")
-        }
+        let fields = try ConfigValue.parseObject(data, source: source)
         return try Reader(fields: fields, source: source).config()
     }
 
@@ -206,60 +196,9 @@ public struct SchedulerConfig: Sendable, Equatable {
 // MARK: - Reading JSON
 
 extension SchedulerConfig {
-    /// A JSON value as `JSONDecoder` hands it over, keeping booleans apart from numbers.
-    fileprivate enum JSONField: Decodable {
-        case null
-        case bool(Bool)
-        case int(Int)
-        case double(Double)
-        case string(String)
-        case array([JSONField])
-        case object([String: JSONField])
-
-        init(from decoder: Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if container.decodeNil() {
-                self = .null
-            } else if let value = try? container.decode(Bool.self) {
-                self = .bool(value)
-            } else if let value = try? container.decode(Int.self) {
-                self = .int(value)
-            } else if let value = try? container.decode(Double.self) {
-                self = .double(value)
-            } else if let value = try? container.decode(String.self) {
-                self = .string(value)
-            } else if let value = try? container.decode([JSONField].self) {
-                self = .array(value)
-            } else {
-                self = .object(try container.decode([String: JSONField].self))
-            }
-        }
-
-        /// The value as written in JSON, for error messages.
-        var text: String {
-            switch self {
-            case .null: "null"
-            case .bool(let value): "\(value)"
-            case .int(let value): "\(value)"
-            case .double(let value): "\(value)"
-            case .string(let value): "\"\(value)\""
-            case .array(let values): "[" + values.map(\.text).joined(separator: ", ") + "]"
-            case .object: "an object"
-            }
-        }
-
-        var number: Double? {
-            switch self {
-            case .int(let value): Double(value)
-            case .double(let value): value
-            default: nil
-            }
-        }
-    }
-
     /// Field-by-field reading with errors that name the field and the value.
     private struct Reader {
-        let fields: [String: JSONField]
+        let fields: [String: ConfigValue]
         let source: String
 
         func fail(_ key: String, _ problem: String) -> ModelError {
@@ -267,21 +206,17 @@ extension SchedulerConfig {
         }
 
         /// The field's value; nil when absent or null (diffusers then uses its default).
-        func value(_ key: String) -> JSONField? {
+        func value(_ key: String) -> ConfigValue? {
             guard let value = fields[key], value != .null else { return nil }
             return value
         }
 
         func int(_ key: String) throws -> Int? {
             guard let value = value(key) else { return nil }
-            switch value {
-            case .int(let number):
-                return number
-            case .double(let number) where number == number.rounded() && abs(number) < 1e15:
-                return Int(number)
-            default:
+            guard let number = value.integer else {
                 throw fail(key, "must be an integer, got \(value.text)")
             }
+            return number
         }
 
         func double(_ key: String) throws -> Double? {
@@ -397,4 +332,3 @@ extension SchedulerConfig {
     }
 }
 
-extension SchedulerConfig.JSONField: Equatable {}
