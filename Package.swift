@@ -39,6 +39,8 @@ let package = Package(
         .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend"]),
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "CPUBackend", "Model"],
                     resources: [.copy("Fixtures")]),
+        // Runs the built `infinity` binary as a user would.
+        .testTarget(name: "CLITests", dependencies: ["infinity", "Model"]),
     ],
     swiftLanguageModes: [.v6]
 )

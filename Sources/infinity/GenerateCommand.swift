@@ -9,9 +9,9 @@ enum GenerateCommand {
             "model", "embeddings", "frames", "height", "width", "steps", "guidance", "seed", "scheduler",
             "fps", "out", "backend", "threads",
         ])
-        let backend = try makeBackend(options)
-        let folder = try ModelFolder(path: try options.required("model"))
-        let model = try UNet3DConditionModel.load(folder: folder, backend: backend)
+        // Every flag is checked before the model loads, so a typo fails fast.
+        let modelPath = try options.required("model")
+        let embeddingsPath = try options.required("embeddings")
         let frames = try options.int("frames", range: 1 ... 100_000)
         let height = try options.int("height", range: 1 ... 4096)
         let width = try options.int("width", range: 1 ... 4096)
@@ -21,12 +21,16 @@ enum GenerateCommand {
         let kind: SchedulerKind = try options.choice("scheduler", default: "ddim", from: ["ddim", "dpm++"]) == "ddim"
             ? .ddim : .dpmSolverMultistep
         let out = try options.required("out")
+        let fpsValue = try options.float("fps", default: 24, range: 0 ... 1000)
+        let backend = try makeBackend(options)
+        let folder = try ModelFolder(path: modelPath)
+        let model = try UNet3DConditionModel.load(folder: folder, backend: backend)
 
         let schedulerConfig = try folder.schedulerConfigPath.map { try SchedulerConfig(contentsOfFile: $0) }
             ?? SchedulerConfig.textToVideoDefault
         let scheduler = try makeScheduler(config: schedulerConfig, kind: kind, steps: steps)
 
-        let embeddings = try SafeTensorsFile(path: try options.required("embeddings"))
+        let embeddings = try SafeTensorsFile(path: embeddingsPath)
         let dim = model.config.crossAttentionDim
         guard let condShape = embeddings.shape(of: "cond"), condShape.count == 3, condShape[0] >= 1,
               condShape[2] == dim else {
@@ -42,7 +46,7 @@ enum GenerateCommand {
         let conditioning = Conditioning(
             prompt: try backend.upload(embeddings.floats("cond"), shape: [1, tokens, dim]),
             negativePrompt: try backend.upload(embeddings.floats("uncond"), shape: [1, tokens, dim]),
-            fps: model.config.fpsConditioning ? try options.float("fps", default: 24, range: 0 ... 1000) : nil)
+            fps: model.config.fpsConditioning ? fpsValue : nil)
 
         let shape = [1, model.config.inChannels, frames, height, width]
         let pipeline = TextToVideoPipeline(denoiser: GuidedDenoiser(model: model, guidance: guidance))
