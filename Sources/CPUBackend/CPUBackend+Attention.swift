@@ -1,7 +1,7 @@
 import Tensor
 
 extension CPUBackend {
-    /// Sequences with at most this many keys take the direct kernel; longer ones go through GEMM.
+    /// Sequences with at most this many keys take the direct kernel; longer ones the fused one.
     ///
     /// Temporal attention (one key per frame, 8-32 of them) runs over a batch of every pixel,
     /// where an OpenBLAS call per (row, head) would cost more than the arithmetic it does.
@@ -16,9 +16,8 @@ extension CPUBackend {
     ///
     /// The work splits into (batch row, head, block of queries) items run in parallel. Up to
     /// ``directAttentionMaxKeys`` keys, a SIMD kernel computes each query's scores against a
-    /// transposed copy of the head's keys. Beyond that, each item is two single-threaded GEMMs
-    /// on strided views of the inputs (`q k^T` into a score block that stays in cache, then the
-    /// weights times `v` straight into the output) around a vectorised softmax.
+    /// transposed copy of the head's keys. Beyond that, a fused kernel streams over the keys a tile
+    /// at a time with an online softmax (see `CPUBackend+AttentionFlash.swift`).
     public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float,
                           bias: Tensor?) throws -> Tensor {
         let op = "attention"
@@ -41,7 +40,6 @@ extension CPUBackend {
                 throw TensorError("\(op): bias must be f32 [\(queries), \(keys)], got \(bias.dtype) \(bias.shape)")
             }
         }
-        for extent in [queries, keys, width] { try checkedGemmExtent(extent, op) }
 
         let (result, out) = makeTensor(queryShape)
         guard result.count > 0 else { return result }
@@ -54,7 +52,7 @@ extension CPUBackend {
         } else if keys <= Self.directAttentionMaxKeys {
             attendDirect(problem)
         } else {
-            attendWithGemm(problem)
+            attendFlash(problem)
         }
         return result
     }
@@ -123,54 +121,11 @@ extension CPUBackend {
             }
         }
     }
-
-    /// The GEMM path: per item, `scores = scale * q k^T` for a block of queries, softmax in
-    /// place, `out = scores v`, then each output row scaled by its softmax normaliser.
-    private func attendWithGemm(_ p: AttentionProblem) {
-        let d = p.headWidth
-        // A score block of at most 128 Ki floats (512 KiB) stays in a core's L2 from the first
-        // GEMM through the softmax to the second.
-        let block = min(p.queries, max(8, min(128, (1 << 17) / p.keys)))
-        let blocks = (p.queries + block - 1) / block
-        withSingleThreadedBLAS {
-            parallelFor(p.batch * p.heads * blocks) { items in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * p.keys)
-                let normalisers = UnsafeMutablePointer<Float>.allocate(capacity: block)
-                defer {
-                    scores.deallocate()
-                    normalisers.deallocate()
-                }
-                for item in items {
-                    let (sequence, queryBlock) = item.quotientAndRemainder(dividingBy: blocks)
-                    let (row, head) = sequence.quotientAndRemainder(dividingBy: p.heads)
-                    let firstQuery = queryBlock * block
-                    let rows = min(block, p.queries - firstQuery)
-                    let q = p.query + (row * p.queries + firstQuery) * p.width + head * d
-                    let o = p.out + (row * p.queries + firstQuery) * p.width + head * d
-                    let keyBase = p.key + row * p.keys * p.width + head * d
-                    let valueBase = p.value + row * p.keys * p.width + head * d
-                    sgemm(transposeB: true, m: rows, n: p.keys, k: d, alpha: p.scale, a: q, lda: p.width,
-                          b: keyBase, ldb: p.width, beta: 0, c: scores, ldc: p.keys)
-                    for r in 0 ..< rows {
-                        normalisers[r] = exponentiateRow(scores + r * p.keys, count: p.keys,
-                                                         adding: p.bias.map { $0 + (firstQuery + r) * p.keys })
-                    }
-                    sgemm(m: rows, n: d, k: p.keys, a: scores, lda: p.keys, b: valueBase, ldb: p.width,
-                          beta: 0, c: o, ldc: p.width)
-                    for r in 0 ..< rows {
-                        let outRow = o + r * p.width
-                        let factor = normalisers[r]
-                        for c in 0 ..< d { outRow[c] *= factor }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Pointers and extents of one attention call, shared read-only by the parallel items (each
 /// writes its own disjoint rows and head columns of `out`).
-private struct AttentionProblem {
+struct AttentionProblem {
     let query, key, value: UnsafePointer<Float>
     let bias: UnsafePointer<Float>?
     let out: UnsafeMutablePointer<Float>

@@ -6,10 +6,10 @@ extension CPUBackend {
     /// -> `[N, O, (H + 2*padding - KH) / stride + 1, (W + 2*padding - KW) / stride + 1]`.
     ///
     /// Lowered to GEMM: the weight, viewed as `[O, C*KH*KW]`, times the image's patch matrix
-    /// `[C*KH*KW, OH*OW]` (im2col, built in parallel). A 1x1 convolution with stride 1 and no
-    /// padding multiplies the image directly. Small images are batched into one wider GEMM and
-    /// large ones split into bands of output rows, so each GEMM is wide enough for OpenBLAS to
-    /// run at full speed while the patch matrix stays a few megabytes.
+    /// `[C*KH*KW, OH*OW]` (im2col), one band of output rows at a time so that the patch matrix
+    /// stays in cache; the bands of all images are shared out among the threads (see
+    /// `convolveInBands`). A 1x1 convolution with stride 1 and no padding multiplies the image
+    /// directly.
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) throws -> Tensor {
         let op = "conv2d"
         let inputShape = try checkedShape(x, rank: 4, op: op, role: "input")
@@ -35,17 +35,8 @@ extension CPUBackend {
 
         let (result, out) = makeTensor([geometry.images, geometry.outChannels, geometry.outHeight, geometry.outWidth])
         guard result.count > 0 else { return result }
-        let pixels = geometry.outHeight * geometry.outWidth
-        // About 4 MiB of patch matrix per GEMM: wide enough to amortise OpenBLAS's packing,
-        // small enough to stay in the last-level cache between im2col and the GEMM.
-        let columnBudget = max(256, (1 << 20) / max(geometry.patchSize, 1))
-        if pixels >= columnBudget / 2 || geometry.images == 1 {
-            try convolveInBands(x.cpu, weight: weight.cpu, bias: bias, out: out, geometry: geometry,
-                                rowsPerBand: max(1, columnBudget / geometry.outWidth))
-        } else {
-            try convolveImageGroups(x.cpu, weight: weight.cpu, bias: bias, out: out, geometry: geometry,
-                                    imagesPerGroup: max(1, columnBudget / pixels))
-        }
+        try checkedGemmExtent(geometry.outHeight * geometry.outWidth, op)
+        convolveInBands(x.cpu, weight: weight.cpu, bias: bias?.cpu, out: out, geometry: geometry)
         return result
     }
 
@@ -81,8 +72,6 @@ extension CPUBackend {
 
         let (result, out) = makeTensor([batch, outChannels, outFrames, inputShape[3], inputShape[4]])
         guard result.count > 0 else { return result }
-        fillChannels(out, rows: batch * outChannels, columns: outFrames * plane, channels: outChannels, with: bias)
-
         // Tap-major weights: tap k's [O, C] matrix must be contiguous for the GEMM.
         let tapWeights = UnsafeMutablePointer<Float>.allocate(capacity: max(1, taps * outChannels * channels))
         defer { tapWeights.deallocate() }
@@ -95,18 +84,32 @@ extension CPUBackend {
             }
         }
 
-        let input = x.cpu
-        for sample in 0 ..< batch {
-            for k in 0 ..< taps {
-                // Output frame f reads input frame f + k - padding; keep the frames where it exists.
-                let first = max(0, padding - k)
-                let end = min(outFrames, frames + padding - k)
-                guard end > first else { continue }
-                sgemm(m: outChannels, n: (end - first) * plane, k: channels,
-                      a: tapWeights + k * outChannels * channels, lda: channels,
-                      b: input + (sample * channels * frames + first + k - padding) * plane, ldb: frames * plane,
-                      beta: 1,
-                      c: out + (sample * outChannels * outFrames + first) * plane, ldc: outFrames * plane)
+        // Work items are (sample, block of output columns). A block's [O, columns] slice of the
+        // output (about 256 KiB) stays in cache while every tap accumulates onto it.
+        let input = x.cpu, biasValues = bias?.cpu
+        let columns = outFrames * plane
+        let blockColumns = min(columns, max(64, (1 << 16) / max(outChannels, 1)) / 16 * 16)
+        let blocks = (columns + blockColumns - 1) / blockColumns
+        let work = max(1, outChannels * channels * taps * blockColumns)
+        keepBLASSingleThreaded()
+        parallelFor(batch * blocks, grain: max(1, Self.minimumParallelGemmWork / work)) { items in
+            for item in items {
+                let (sample, block) = item.quotientAndRemainder(dividingBy: blocks)
+                let first = block * blockColumns, end = min(columns, first + blockColumns)
+                let output = out + sample * outChannels * columns
+                for o in 0 ..< outChannels {
+                    (output + o * columns + first).update(repeating: biasValues?[o] ?? 0, count: end - first)
+                }
+                for k in 0 ..< taps {
+                    // Output frame f reads input frame f + k - padding; keep the columns where it exists.
+                    let shift = (k - padding) * plane
+                    let from = max(first, -shift), to = min(end, frames * plane - shift)
+                    guard to > from else { continue }
+                    sgemm(m: outChannels, n: to - from, k: channels,
+                          a: tapWeights + k * outChannels * channels, lda: channels,
+                          b: input + sample * channels * frames * plane + from + shift, ldb: frames * plane,
+                          beta: 1, c: output + from, ldc: columns)
+                }
             }
         }
         return result
@@ -114,111 +117,86 @@ extension CPUBackend {
 
     // MARK: conv2d lowering
 
-    /// Convolves each image in bands of output rows: patch matrix `[C*KH*KW, rows*OW]`, GEMM
-    /// straight into the output's column range (leading dimension `OH*OW`).
-    private func convolveInBands(_ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: Tensor?,
-                                 out: UnsafeMutablePointer<Float>, geometry g: ConvolutionGeometry,
-                                 rowsPerBand: Int) throws {
+    /// Convolves each image in bands of output rows, the (image, band) pairs shared out among
+    /// the threads: each thread builds a band's patch matrix `[C*KH*KW, rows*OW]` in a buffer of
+    /// its own, writes the bias into the band's columns of the output and runs one
+    /// single-threaded GEMM accumulating onto them (leading dimension `OH*OW`). A 1x1, stride 1,
+    /// unpadded convolution multiplies the image directly.
+    private func convolveInBands(_ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                 out: UnsafeMutablePointer<Float>, geometry g: ConvolutionGeometry) {
         let pixels = g.outHeight * g.outWidth
-        try checkedGemmExtent(pixels, "conv2d")
-        fillChannels(out, rows: g.images * g.outChannels, columns: pixels, channels: g.outChannels, with: bias)
-        if g.isPointwise {
-            for image in 0 ..< g.images {
-                sgemm(m: g.outChannels, n: pixels, k: g.patchSize, a: weight, lda: g.patchSize,
-                      b: input + image * g.channels * pixels, ldb: pixels, beta: 1,
-                      c: out + image * g.outChannels * pixels, ldc: pixels)
-            }
-            return
+        // Bands of about 512 KiB of patch matrix, so it stays in a core's L2 cache between im2col
+        // and the GEMM; pointwise convolutions read the image itself and need no banding beyond
+        // giving every thread a share.
+        let patchBudget = g.isPointwise ? pixels : max(g.outWidth, (1 << 17) / max(g.patchSize, 1))
+        var bandRows = max(1, min(g.outHeight, patchBudget / g.outWidth))
+        if g.images < threads {
+            // Too few images to go round: cut each into at least as many bands as it needs.
+            let bandsPerImage = (threads + g.images - 1) / g.images
+            bandRows = min(bandRows, max(1, (g.outHeight + bandsPerImage - 1) / bandsPerImage))
         }
-        let bandRows = min(rowsPerBand, g.outHeight)
-        let patches = UnsafeMutablePointer<Float>.allocate(capacity: g.patchSize * bandRows * g.outWidth)
-        defer { patches.deallocate() }
-        for image in 0 ..< g.images {
-            var firstRow = 0
-            while firstRow < g.outHeight {
+        let bands = (g.outHeight + bandRows - 1) / bandRows
+        let work = max(1, g.outChannels * g.patchSize * bandRows * g.outWidth)
+        keepBLASSingleThreaded()
+        parallelFor(g.images * bands, grain: max(1, Self.minimumParallelGemmWork / work)) { items in
+            let scratch = g.isPointwise ? nil
+                : HostBufferPool.shared.allocate(byteCount: g.patchSize * bandRows * g.outWidth * MemoryLayout<Float>.stride)
+            defer { scratch.map(HostBufferPool.shared.release) }
+            let patches = scratch?.base.assumingMemoryBound(to: Float.self)
+            for item in items {
+                let (image, band) = item.quotientAndRemainder(dividingBy: bands)
+                let firstRow = band * bandRows
                 let rows = min(bandRows, g.outHeight - firstRow)
                 let columns = rows * g.outWidth
-                im2col(input, geometry: g, images: image ..< image + 1, outRows: firstRow ..< firstRow + rows,
-                       into: patches, leadingDimension: columns)
-                sgemm(m: g.outChannels, n: columns, k: g.patchSize, a: weight, lda: g.patchSize,
-                      b: patches, ldb: columns, beta: 1,
-                      c: out + image * g.outChannels * pixels + firstRow * g.outWidth, ldc: pixels)
-                firstRow += rows
-            }
-        }
-    }
-
-    /// Convolves small images several at a time: patch matrix `[C*KH*KW, images*OH*OW]`, one GEMM
-    /// into a scratch `[O, images*OH*OW]`, then a parallel scatter to `[images, O, OH*OW]` that
-    /// adds the bias on the way.
-    private func convolveImageGroups(_ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: Tensor?,
-                                     out: UnsafeMutablePointer<Float>, geometry g: ConvolutionGeometry,
-                                     imagesPerGroup: Int) throws {
-        let pixels = g.outHeight * g.outWidth
-        let group = min(imagesPerGroup, g.images)
-        try checkedGemmExtent(group * pixels, "conv2d")
-        let patches = UnsafeMutablePointer<Float>.allocate(capacity: g.patchSize * group * pixels)
-        defer { patches.deallocate() }
-        let product = UnsafeMutablePointer<Float>.allocate(capacity: g.outChannels * group * pixels)
-        defer { product.deallocate() }
-        let biasValues = bias?.cpu
-        var firstImage = 0
-        while firstImage < g.images {
-            let count = min(group, g.images - firstImage)
-            let columns = count * pixels
-            im2col(input, geometry: g, images: firstImage ..< firstImage + count, outRows: 0 ..< g.outHeight,
-                   into: patches, leadingDimension: columns)
-            sgemm(m: g.outChannels, n: columns, k: g.patchSize, a: weight, lda: g.patchSize,
-                  b: patches, ldb: columns, beta: 0, c: product, ldc: columns)
-            let base = firstImage
-            parallelFor(count * g.outChannels, grain: max(1, 4096 / pixels)) { range in
-                for unit in range {
-                    let (image, channel) = unit.quotientAndRemainder(dividingBy: g.outChannels)
-                    let from = product + channel * columns + image * pixels
-                    let to = out + ((base + image) * g.outChannels + channel) * pixels
-                    let shift = biasValues?[channel] ?? 0
-                    for index in 0 ..< pixels { to[index] = from[index] + shift }
+                let output = out + image * g.outChannels * pixels + firstRow * g.outWidth
+                for channel in 0 ..< g.outChannels {
+                    (output + channel * pixels).update(repeating: bias?[channel] ?? 0, count: columns)
+                }
+                if let patches {
+                    im2col(input, geometry: g, image: image, outRows: firstRow ..< firstRow + rows, into: patches)
+                    sgemm(m: g.outChannels, n: columns, k: g.patchSize, a: weight, lda: g.patchSize,
+                          b: patches, ldb: columns, beta: 1, c: output, ldc: pixels)
+                } else {
+                    sgemm(m: g.outChannels, n: columns, k: g.patchSize, a: weight, lda: g.patchSize,
+                          b: input + image * g.channels * pixels + firstRow * g.outWidth, ldb: pixels,
+                          beta: 1, c: output, ldc: pixels)
                 }
             }
-            firstImage += count
         }
     }
 
-    /// Writes the patch matrix of `images` (output rows `outRows` of each) into `patches`: row
-    /// `(c*KH + ky)*KW + kx`, column `image*rows*OW + row*OW + ox` holds the input pixel that
-    /// kernel tap `(ky, kx)` of channel `c` sees for that output pixel, or 0 in the padding.
-    private func im2col(_ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry, images: Range<Int>,
-                        outRows: Range<Int>, into patches: UnsafeMutablePointer<Float>, leadingDimension: Int) {
-        let blockColumns = outRows.count * g.outWidth
+    /// Writes the patch matrix of output rows `outRows` of `image` into `patches`, on the calling
+    /// thread: row `(c*KH + ky)*KW + kx`, column `row*OW + ox` holds the input pixel that kernel
+    /// tap `(ky, kx)` of channel `c` sees for that output pixel, or 0 in the padding.
+    private func im2col(_ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry, image: Int,
+                        outRows: Range<Int>, into patches: UnsafeMutablePointer<Float>) {
+        let columns = outRows.count * g.outWidth
         let taps = g.kernelHeight * g.kernelWidth
-        parallelFor(images.count * g.patchSize, grain: max(1, 4096 / blockColumns)) { range in
-            for unit in range {
-                let (imageOffset, patchRow) = unit.quotientAndRemainder(dividingBy: g.patchSize)
-                let (channel, tap) = patchRow.quotientAndRemainder(dividingBy: taps)
-                let (ky, kx) = tap.quotientAndRemainder(dividingBy: g.kernelWidth)
-                let plane = input + ((images.lowerBound + imageOffset) * g.channels + channel) * g.height * g.width
-                let destination = patches + patchRow * leadingDimension + imageOffset * blockColumns
-                // Output columns whose input column lies inside the image: ox*stride + kx - padding in [0, W).
-                let firstColumn = min(g.outWidth, max(0, (g.padding - kx + g.stride - 1) / g.stride))
-                let endColumn = max(firstColumn,
-                                    min(g.outWidth, (g.width + g.padding - kx + g.stride - 1) / g.stride))
-                for (rowIndex, oy) in outRows.enumerated() {
-                    let row = destination + rowIndex * g.outWidth
-                    let iy = oy * g.stride + ky - g.padding
-                    guard iy >= 0, iy < g.height else {
-                        row.update(repeating: 0, count: g.outWidth)
-                        continue
-                    }
-                    let sourceRow = plane + iy * g.width
-                    let shift = kx - g.padding
-                    row.update(repeating: 0, count: firstColumn)
-                    if g.stride == 1 {
-                        (row + firstColumn).update(from: sourceRow + firstColumn + shift, count: endColumn - firstColumn)
-                    } else {
-                        for ox in firstColumn ..< endColumn { row[ox] = sourceRow[ox * g.stride + shift] }
-                    }
-                    (row + endColumn).update(repeating: 0, count: g.outWidth - endColumn)
+        for patchRow in 0 ..< g.patchSize {
+            let (channel, tap) = patchRow.quotientAndRemainder(dividingBy: taps)
+            let (ky, kx) = tap.quotientAndRemainder(dividingBy: g.kernelWidth)
+            let plane = input + (image * g.channels + channel) * g.height * g.width
+            let destination = patches + patchRow * columns
+            // Output columns whose input column lies inside the image: ox*stride + kx - padding in [0, W).
+            let firstColumn = min(g.outWidth, max(0, (g.padding - kx + g.stride - 1) / g.stride))
+            let endColumn = max(firstColumn,
+                                min(g.outWidth, (g.width + g.padding - kx + g.stride - 1) / g.stride))
+            let shift = kx - g.padding
+            for (rowIndex, oy) in outRows.enumerated() {
+                let row = destination + rowIndex * g.outWidth
+                let iy = oy * g.stride + ky - g.padding
+                guard iy >= 0, iy < g.height else {
+                    row.update(repeating: 0, count: g.outWidth)
+                    continue
                 }
+                let sourceRow = plane + iy * g.width
+                row.update(repeating: 0, count: firstColumn)
+                if g.stride == 1 {
+                    (row + firstColumn).update(from: sourceRow + firstColumn + shift, count: endColumn - firstColumn)
+                } else {
+                    for ox in firstColumn ..< endColumn { row[ox] = sourceRow[ox * g.stride + shift] }
+                }
+                (row + endColumn).update(repeating: 0, count: g.outWidth - endColumn)
             }
         }
     }

@@ -3,9 +3,11 @@ import Tensor
 extension CPUBackend {
     /// `x @ weight^T + bias` over the last axis: `x [..., K]`, `weight [N, K]`, `bias [N]` -> `[..., N]`.
     ///
-    /// One OpenBLAS GEMM over all leading rows. The bias is written into the output first and
-    /// the GEMM accumulates onto it (`beta = 1`), which costs OpenBLAS nothing extra: with
-    /// `beta = 0` it would clear the output in a pass of its own.
+    /// One GEMM over all leading rows, split into a block of rows per thread (see
+    /// ``parallelSgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:prepare:)``). Each
+    /// thread writes the bias into its block and the GEMM accumulates onto it (`beta = 1`),
+    /// which costs OpenBLAS nothing extra: with `beta = 0` it would clear the output in a pass
+    /// of its own.
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
         let op = "linear"
         guard x.rank >= 1 else { throw TensorError("\(op): input must have at least one axis, got a scalar") }
@@ -20,9 +22,19 @@ extension CPUBackend {
         for extent in [rows, outFeatures, inFeatures] { try checkedGemmExtent(extent, op) }
 
         let (result, out) = makeTensor(Array(x.shape.dropLast()) + [outFeatures])
-        fillRows(out, rows: rows, columns: outFeatures, with: bias)
-        sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-              a: x.cpu, lda: inFeatures, b: weight.cpu, ldb: inFeatures, beta: 1, c: out, ldc: outFeatures)
+        let biasValues = bias?.cpu
+        parallelSgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                      a: x.cpu, lda: inFeatures, b: weight.cpu, ldb: inFeatures, beta: 1, c: out, ldc: outFeatures) {
+            blockRows, blockColumns in
+            for row in blockRows {
+                let destination = out + row * outFeatures + blockColumns.lowerBound
+                if let biasValues {
+                    destination.update(from: biasValues + blockColumns.lowerBound, count: blockColumns.count)
+                } else {
+                    destination.update(repeating: 0, count: blockColumns.count)
+                }
+            }
+        }
         return result
     }
 }

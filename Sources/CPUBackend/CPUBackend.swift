@@ -5,10 +5,11 @@ import Tensor
 
 /// The reference backend: host memory, OpenBLAS for GEMM, multi-threaded Swift for the rest.
 ///
-/// `threads` bounds both OpenBLAS's pool and the backend's own parallel loops; the two never
-/// run at the same time, so the process uses at most `threads` cores.
+/// `threads` bounds the backend's own parallel loops, which also split every large GEMM into
+/// single-threaded OpenBLAS calls: OpenBLAS's own thread pool stays idle, so its workers never
+/// spin on the cores the backend's loops need, and the process uses at most `threads` cores.
 public final class CPUBackend: Sendable {
-    /// Worker threads used by GEMM and by the backend's parallel loops.
+    /// Threads the backend's parallel loops (GEMMs included) use.
     public let threads: Int
 
     /// A CPU backend using `threads` threads (default: all cores).
@@ -21,7 +22,8 @@ public final class CPUBackend: Sendable {
                      "the CPU backend needs \(Self.requirements), which this CPU lacks")
         let count = max(1, threads ?? Self.coreCount)
         self.threads = count
-        openblas_set_num_threads(Int32(count))
+        // Process-wide: OpenBLAS computes on the calling thread from here on.
+        openblas_set_num_threads(1)
     }
 
     /// The CPU extensions the kernels are compiled for.
@@ -64,6 +66,13 @@ public final class CPUBackend: Sendable {
         let (tensor, out) = makeTensor(shape)
         out.initialize(repeating: 0, count: tensor.count)
         return tensor
+    }
+
+    /// Frees the host buffers kept for reuse by every CPU backend in the process (tensors in
+    /// use are unaffected); later ops allocate afresh. For a process that has finished its
+    /// heavy work and wants its peak working set back.
+    public static func releaseCachedMemory() {
+        HostBufferPool.shared.trim()
     }
 
     // MARK: Parallel loops

@@ -61,6 +61,16 @@ public protocol Backend: AnyObject, Sendable {
     /// `weight [C]`, `bias [C]`.
     func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor
 
+    /// Per (sample, group) sums of `x [N, C, *]` over the group's `C / groups` channels and all
+    /// trailing axes, accumulated in float64: the statistics a group norm needs, in a form that
+    /// adds up across clips.
+    func groupSums(_ x: Tensor, groups: Int) throws -> GroupSums
+
+    /// Group normalisation of `x [N, C, *]` with given statistics: `mean` and `variance` hold one
+    /// value per (sample, group), `[N * groups]`; then the per-channel affine `weight`, `bias`.
+    func groupNorm(_ x: Tensor, groups: Int, mean: [Float], variance: [Float], weight: Tensor?, bias: Tensor?,
+                   epsilon: Float) throws -> Tensor
+
     /// Layer normalisation over the last axis of `x [..., D]` with `weight [D]`, `bias [D]`.
     func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor
 

@@ -87,6 +87,18 @@ public final class ProfilingBackend: Backend {
         try timed("groupNorm") { try base.groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon) }
     }
 
+    public func groupSums(_ x: Tensor, groups: Int) throws -> GroupSums {
+        try timed("groupSums") { try base.groupSums(x, groups: groups) }
+    }
+
+    public func groupNorm(_ x: Tensor, groups: Int, mean: [Float], variance: [Float], weight: Tensor?, bias: Tensor?,
+                          epsilon: Float) throws -> Tensor {
+        try timed("groupNorm (given statistics)") {
+            try base.groupNorm(x, groups: groups, mean: mean, variance: variance, weight: weight, bias: bias,
+                               epsilon: epsilon)
+        }
+    }
+
     public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
         try timed("layerNorm") { try base.layerNorm(x, weight: weight, bias: bias, epsilon: epsilon) }
     }

@@ -12,7 +12,7 @@ enum BenchCommand {
       --profile adds the time spent in each kind of op.
     """
 
-    static func run(_ arguments: ArraySlice<String>) throws {
+    static func run(_ arguments: ArraySlice<String>) async throws {
         guard let kind = arguments.first, kind != "--help", kind != "-h" else {
             print(usage)
             return
@@ -53,7 +53,7 @@ enum BenchCommand {
         var times: [Double] = []
         for iteration in 0 ..< warmup + iterations {
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try backend.download(model(sample: sample, timestep: timestep, encoderHiddenStates: context, fps: fps))
+            _ = try backend.download(await model(sample: sample, timestep: timestep, encoderHiddenStates: context, fps: fps))
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if iteration >= warmup { times.append(seconds) } else { profiler?.reset() }
         }

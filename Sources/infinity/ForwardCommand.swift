@@ -5,7 +5,7 @@ import Tensor
 /// `infinity forward`: one UNet forward on inputs from a safetensors file, for reference checks
 /// against diffusers.
 enum ForwardCommand {
-    static func run(_ arguments: ArraySlice<String>) throws {
+    static func run(_ arguments: ArraySlice<String>) async throws {
         let options = try Arguments(arguments, options: ["model", "inputs", "out", "backend", "threads"])
         let backend = try makeBackend(options)
         let model = try UNet3DConditionModel.load(path: try options.required("model"), backend: backend)
@@ -18,7 +18,7 @@ enum ForwardCommand {
             return try backend.upload(inputs.floats(name), shape: shape)
         }
         let fps = model.config.fpsConditioning ? try input("fps") : nil
-        let output = try model(sample: input("sample"), timestep: input("timestep"),
+        let output = try await model(sample: input("sample"), timestep: input("timestep"),
                                encoderHiddenStates: input("encoder_hidden_states"), fps: fps)
         try SafeTensorsWriter.write([(name: "sample", shape: output.shape, values: backend.download(output))],
                                     to: try options.required("out"))

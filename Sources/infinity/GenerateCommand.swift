@@ -4,7 +4,7 @@ import Tensor
 
 /// `infinity generate`: denoises one video's latents with classifier-free guidance.
 enum GenerateCommand {
-    static func run(_ arguments: ArraySlice<String>) throws {
+    static func run(_ arguments: ArraySlice<String>) async throws {
         let options = try Arguments(arguments, options: [
             "model", "embeddings", "frames", "height", "width", "steps", "guidance", "seed", "scheduler",
             "fps", "out", "backend", "threads",
@@ -50,7 +50,7 @@ enum GenerateCommand {
 
         let shape = [1, model.config.inChannels, frames, height, width]
         let pipeline = TextToVideoPipeline(denoiser: GuidedDenoiser(model: model, guidance: guidance))
-        let latents = try pipeline.generate(shape: shape, seed: UInt64(seed), conditioning: conditioning,
+        let latents = try await pipeline.generate(shape: shape, seed: UInt64(seed), conditioning: conditioning,
                                             scheduler: scheduler) { step, total in
             print("step \(step)/\(total)")
         }

@@ -23,9 +23,9 @@ guard arguments.count >= 2, !["-h", "--help", "help"].contains(arguments[1]) els
 do {
     let rest = arguments.dropFirst(2)
     switch arguments[1] {
-    case "forward": try ForwardCommand.run(rest)
-    case "generate": try GenerateCommand.run(rest)
-    case "bench": try BenchCommand.run(rest)
+    case "forward": try await ForwardCommand.run(rest)
+    case "generate": try await GenerateCommand.run(rest)
+    case "bench": try await BenchCommand.run(rest)
     default:
         throw Arguments.Failure(description: "unknown command '\(arguments[1])'\n\n\(usage)")
     }

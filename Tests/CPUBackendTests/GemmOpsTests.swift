@@ -3,7 +3,7 @@ import Foundation
 import Tensor
 import Testing
 
-// The GEMM-family ops of the CPU backend (linear, conv2d, temporalConv, attention) against
+// The GEMM-family ops of the CPU backend (linear, conv2d, temporalConv) against
 // naive references written out below with double-precision accumulation. Every comparison
 // allows a maximum absolute error of 1e-4 times the larger of 1 and the reference's largest
 // magnitude: float32 accumulation over the longest reductions here (576 terms of products
@@ -200,127 +200,6 @@ struct GemmOpsTests {
         #expect(throws: TensorError.self) { try backend.temporalConv(x, weight: backend.zeros([4, 2, 3, 3, 1]), bias: nil, padding: 1) }
         #expect(throws: TensorError.self) { try backend.temporalConv(x, weight: backend.zeros([4, 2, 3]), bias: nil, padding: 0) }
         #expect(throws: TensorError.self) { try backend.temporalConv(x, weight: backend.zeros([4, 2, 3]), bias: nil, padding: -1) }
-    }
-
-    // MARK: attention
-
-    struct AttentionCase: Sendable, CustomTestStringConvertible {
-        let batch, queries, keys, heads, headWidth: Int
-        var testDescription: String {
-            "B\(batch) Lq\(queries) Lk\(keys) heads\(heads) d\(headWidth)"
-        }
-    }
-
-    enum BiasKind: String, Sendable, CaseIterable {
-        /// No bias.
-        case none
-        /// Finite values in [-2, 2).
-        case finite
-        /// Finite values with scattered `-infinity` entries and a first row masked entirely.
-        case masked
-    }
-
-    @Test(arguments: [
-        // Direct kernel (at most 64 keys).
-        AttentionCase(batch: 1, queries: 1, keys: 1, heads: 1, headWidth: 1),
-        AttentionCase(batch: 2, queries: 5, keys: 3, heads: 2, headWidth: 3),
-        AttentionCase(batch: 3, queries: 16, keys: 16, heads: 8, headWidth: 8),
-        AttentionCase(batch: 1, queries: 33, keys: 17, heads: 1, headWidth: 8),
-        AttentionCase(batch: 2, queries: 7, keys: 64, heads: 2, headWidth: 40),
-        AttentionCase(batch: 1, queries: 300, keys: 9, heads: 2, headWidth: 3),
-        // GEMM path, including several query blocks per head.
-        AttentionCase(batch: 1, queries: 5, keys: 65, heads: 1, headWidth: 3),
-        AttentionCase(batch: 2, queries: 40, keys: 77, heads: 8, headWidth: 8),
-        AttentionCase(batch: 1, queries: 200, keys: 200, heads: 2, headWidth: 40),
-        AttentionCase(batch: 1, queries: 70, keys: 1100, heads: 1, headWidth: 1),
-    ], BiasKind.allCases)
-    func attentionMatchesReference(_ c: AttentionCase, bias biasKind: BiasKind) throws {
-        var random = TestRandom(seed: 4)
-        let width = c.heads * c.headWidth
-        let query = random.values(c.batch * c.queries * width)
-        let key = random.values(c.batch * c.keys * width)
-        let value = random.values(c.batch * c.keys * width)
-        var bias: [Float]?
-        switch biasKind {
-        case .none:
-            bias = nil
-        case .finite:
-            bias = random.values(c.queries * c.keys).map { 2 * $0 }
-        case .masked:
-            var values = random.values(c.queries * c.keys).map { 2 * $0 }
-            for index in values.indices where index < c.keys || index % 3 == 1 { values[index] = -.infinity }
-            bias = values
-        }
-        let scale = 1 / Float(c.headWidth).squareRoot()
-
-        let result = try backend.attention(
-            query: backend.upload(query, shape: [c.batch, c.queries, width]),
-            key: backend.upload(key, shape: [c.batch, c.keys, width]),
-            value: backend.upload(value, shape: [c.batch, c.keys, width]),
-            heads: c.heads, scale: scale, bias: bias.map { try backend.upload($0, shape: [c.queries, c.keys]) })
-
-        #expect(result.shape == [c.batch, c.queries, width])
-        var expected = [Double](repeating: 0, count: c.batch * c.queries * width)
-        for b in 0 ..< c.batch {
-            for h in 0 ..< c.heads {
-                for i in 0 ..< c.queries {
-                    var scores = [Double](repeating: 0, count: c.keys)
-                    for j in 0 ..< c.keys {
-                        var dot = 0.0
-                        for e in 0 ..< c.headWidth {
-                            dot += Double(query[(b * c.queries + i) * width + h * c.headWidth + e])
-                                * Double(key[(b * c.keys + j) * width + h * c.headWidth + e])
-                        }
-                        scores[j] = Double(scale) * dot + (bias.map { Double($0[i * c.keys + j]) } ?? 0)
-                    }
-                    let maximum = scores.max()!
-                    guard maximum > -.infinity else { continue }
-                    let weights = scores.map { Foundation.exp($0 - maximum) }
-                    let total = weights.reduce(0, +)
-                    for e in 0 ..< c.headWidth {
-                        var sum = 0.0
-                        for j in 0 ..< c.keys {
-                            sum += weights[j] * Double(value[(b * c.keys + j) * width + h * c.headWidth + e])
-                        }
-                        expected[(b * c.queries + i) * width + h * c.headWidth + e] = sum / total
-                    }
-                }
-            }
-        }
-        let actual = try backend.download(result)
-        #expect(actual.allSatisfy { $0.isFinite })
-        if biasKind == .masked {
-            // The fully masked first query row is exactly zero in every batch row.
-            for b in 0 ..< c.batch {
-                #expect(actual[(b * c.queries) * width ..< (b * c.queries + 1) * width].allSatisfy { $0 == 0 })
-            }
-        }
-        expectClose(actual, expected)
-    }
-
-    @Test func attentionRejectsBadArguments() throws {
-        let q = try backend.zeros([2, 4, 6])
-        let kv = try backend.zeros([2, 5, 6])
-        #expect(throws: TensorError.self) { try backend.attention(query: q, key: kv, value: kv, heads: 4, scale: 1, bias: nil) }
-        #expect(throws: TensorError.self) { try backend.attention(query: q, key: kv, value: kv, heads: 0, scale: 1, bias: nil) }
-        #expect(throws: TensorError.self) {
-            try backend.attention(query: q, key: kv, value: backend.zeros([2, 4, 6]), heads: 2, scale: 1, bias: nil)
-        }
-        #expect(throws: TensorError.self) {
-            try backend.attention(query: q, key: backend.zeros([1, 5, 6]), value: backend.zeros([1, 5, 6]), heads: 2, scale: 1, bias: nil)
-        }
-        #expect(throws: TensorError.self) {
-            try backend.attention(query: q, key: kv, value: kv, heads: 2, scale: 1, bias: backend.zeros([5, 4]))
-        }
-    }
-
-    /// Scores far apart in magnitude: the softmax must subtract the row maximum to stay finite.
-    @Test func attentionSoftmaxIsStableForLargeScores() throws {
-        // One query, two keys, one head of width 1: scores 1000 * (1, 3) before the softmax.
-        let result = try backend.attention(
-            query: backend.upload([1], shape: [1, 1, 1]), key: backend.upload([1, 3], shape: [1, 2, 1]),
-            value: backend.upload([5, 7], shape: [1, 2, 1]), heads: 1, scale: 1000, bias: nil)
-        #expect(try backend.download(result) == [7])
     }
 }
 

@@ -31,7 +31,7 @@ struct PipelineParityTests {
     }
 
     @Test("4 guided steps match the diffusers pipeline", arguments: cases)
-    func matchesDiffusers(_ testCase: Case) throws {
+    func matchesDiffusers(_ testCase: Case) async throws {
         let folder = Fixtures.path(testCase.model)
         let settings = try JSONDecoder().decode(
             Settings.self,
@@ -57,7 +57,7 @@ struct PipelineParityTests {
 
         let pipeline = TextToVideoPipeline(denoiser: GuidedDenoiser(model: model, guidance: settings.guidance))
         var steps: [Int] = []
-        let latents = try pipeline.generate(shape: shape, seed: settings.seed, conditioning: conditioning,
+        let latents = try await pipeline.generate(shape: shape, seed: settings.seed, conditioning: conditioning,
                                             scheduler: scheduler) { step, _ in steps.append(step) }
         #expect(steps == Array(1 ... settings.steps))
         let expected = try reference.floats("latents")

@@ -88,17 +88,18 @@ struct BasicTransformerBlock: Sendable {
     }
 
     /// `x [B * repeats, L, dim]`; `context [B, T, E]` is required when the block cross-attends.
-    /// `selfAttention` computes the self-attentions (plain attention unless a caller substitutes
-    /// a scheme that sees other clips' frames).
+    /// `selfAttention(attention, input, index)` computes self-attention `index` (0 for `attn1`,
+    /// 1 for a self-attending `attn2`): plain attention unless a caller substitutes a scheme that
+    /// sees other clips' frames.
     func callAsFunction(_ x: Tensor, context: Tensor?, repeats: Int, _ backend: any Backend,
-                        selfAttention: (Attention, Tensor) throws -> Tensor) throws -> Tensor {
-        var h = try backend.add(selfAttention(attn1, norm1(x, backend)), x)
+                        selfAttention: (Attention, Tensor, Int) async throws -> Tensor) async throws -> Tensor {
+        var h = try backend.add(await selfAttention(attn1, norm1(x, backend), 0), x)
         let normed = try norm2(h, backend)
         if crossAttends {
             guard let context else { preconditionFailure("cross-attending transformer block needs a context") }
             h = try backend.add(attn2(normed, context: context, repeats: repeats, backend), h)
         } else {
-            h = try backend.add(selfAttention(attn2, normed), h)
+            h = try backend.add(await selfAttention(attn2, normed, 1), h)
         }
         return try backend.add(ff(norm3(h, backend), backend), h)
     }

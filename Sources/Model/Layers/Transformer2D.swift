@@ -20,12 +20,12 @@ struct Transformer2D: Sendable {
     }
 
     /// `x [B*F, C, H, W]`, `context [B, T, E]` shared by the `frames` consecutive rows of each video.
-    func callAsFunction(_ x: Tensor, context: Tensor, frames: Int, _ backend: any Backend) throws -> Tensor {
+    func callAsFunction(_ x: Tensor, context: Tensor, frames: Int, _ backend: any Backend) async throws -> Tensor {
         let (n, c, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         var h = try norm(x, backend)
         h = try backend.permute(h, [0, 2, 3, 1]).reshaped([n, height * width, c])
         h = try projIn(h, backend)
-        h = try block(h, context: context, repeats: frames, backend) { attention, input in
+        h = try await block(h, context: context, repeats: frames, backend) { attention, input, _ in
             try attention(input, backend)
         }
         h = try projOut(h, backend)

@@ -37,9 +37,10 @@ public struct GuidedDenoiser: Sendable {
     /// Whether both halves run (diffusers' `do_classifier_free_guidance`).
     public var usesGuidance: Bool { guidance > 1 }
 
-    /// The guided noise prediction for `latents [1, C, F, H, W]` (flat values) at `timestep`.
-    public func noisePrediction(latents: [Float], shape: [Int], timestep: Int,
-                                conditioning: Conditioning) throws -> [Float] {
+    /// The guided noise prediction for `latents [1, C, F, H, W]` (flat values) at `timestep`;
+    /// `temporal` is handed to the UNet forward (see ``TemporalContext``).
+    public func noisePrediction(latents: [Float], shape: [Int], timestep: Int, conditioning: Conditioning,
+                                temporal: any TemporalContext = PlainTemporalContext()) async throws -> [Float] {
         let backend = model.backend
         let halves = usesGuidance ? 2 : 1
         let sample = try backend.upload(usesGuidance ? latents + latents : latents,
@@ -50,8 +51,8 @@ public struct GuidedDenoiser: Sendable {
         let timesteps = try backend.upload(Array(repeating: Float(timestep), count: halves), shape: [halves])
         let fps = try conditioning.fps.map { try backend.upload(Array(repeating: $0, count: halves), shape: [halves]) }
         let prediction = try backend.download(
-            model(sample: sample, timestep: timesteps, encoderHiddenStates: context,
-                  fps: model.config.fpsConditioning ? fps : nil))
+            await model(sample: sample, timestep: timesteps, encoderHiddenStates: context,
+                        fps: model.config.fpsConditioning ? fps : nil, temporal: temporal))
         guard usesGuidance else { return prediction }
         let half = latents.count
         return (0 ..< half).map { index in

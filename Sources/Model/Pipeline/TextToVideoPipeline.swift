@@ -16,7 +16,7 @@ public struct TextToVideoPipeline: Sendable {
     /// come from `torch.Generator("cpu").manual_seed(seed)` exactly as the diffusers pipeline
     /// draws them. `progress(step, total)` is called after each step.
     public func generate(shape: [Int], seed: UInt64, conditioning: Conditioning, scheduler: any Scheduler,
-                         progress: (Int, Int) -> Void = { _, _ in }) throws -> [Float] {
+                         progress: (Int, Int) -> Void = { _, _ in }) async throws -> [Float] {
         guard shape.count == 5, shape[0] == 1 else {
             throw ModelError("latent shape must be [1, channels, frames, height, width], got \(shape)")
         }
@@ -27,7 +27,7 @@ public struct TextToVideoPipeline: Sendable {
         var latents = sigma == 1 ? noise : noise.map { $0 * sigma }
         let timesteps = scheduler.timesteps
         for (index, timestep) in timesteps.enumerated() {
-            let prediction = try denoiser.noisePrediction(latents: latents, shape: shape, timestep: timestep,
+            let prediction = try await denoiser.noisePrediction(latents: latents, shape: shape, timestep: timestep,
                                                           conditioning: conditioning)
             let stepNoise = scheduler.needsNoise ? Self.stepNoise(&generator, shape: shape) : nil
             latents = try scheduler.step(modelOutput: prediction, timestep: timestep, sample: latents,

@@ -21,6 +21,13 @@ public final class UNet3DConditionModel: Sendable {
     let normOut: GroupNorm
     let convOut: Conv2d
 
+    /// Number of temporal attention calls in one forward (two per `TransformerTemporalModel`).
+    public let temporalAttentionSites: Int
+    /// Number of `TemporalConvLayer`s.
+    public let temporalConvolutionSites: Int
+    /// Number of group norms whose statistics span frames.
+    public let groupNormSites: Int
+
     /// Builds the model from `config`, loading every parameter through `loader`.
     /// Throws when a tensor is missing, has the wrong shape, or the checkpoint holds
     /// parameters the architecture does not use (a sign of a mismatched config).
@@ -31,17 +38,23 @@ public final class UNet3DConditionModel: Sendable {
         timeEmbedding = try TimestepEmbedding(loader.scope("time_embedding"), input: c0, output: config.timeEmbedDim)
         fpsEmbedding = config.fpsConditioning
             ? try TimestepEmbedding(loader.scope("fps_embedding"), input: c0, output: config.timeEmbedDim) : nil
+        let sites = TemporalSites()
         transformerIn = try TransformerTemporal(loader.scope("transformer_in"), channels: c0, heads: 8,
-                                                headDim: config.attentionHeadDim[0], groups: config.normNumGroups)
+                                                headDim: config.attentionHeadDim[0], groups: config.normNumGroups,
+                                                sites: sites)
         var input = c0
         downBlocks = try config.blockOutChannels.indices.map { index in
             defer { input = config.blockOutChannels[index] }
-            return try DownBlock(loader.scope("down_blocks", index), index: index, input: input, config: config)
+            return try DownBlock(loader.scope("down_blocks", index), index: index, input: input, config: config,
+                                 sites: sites)
         }
-        midBlock = try MidBlock(loader.scope("mid_block"), config: config)
+        midBlock = try MidBlock(loader.scope("mid_block"), config: config, sites: sites)
         upBlocks = try config.blockOutChannels.indices.map { index in
-            try UpBlock(loader.scope("up_blocks", index), index: index, config: config)
+            try UpBlock(loader.scope("up_blocks", index), index: index, config: config, sites: sites)
         }
+        temporalAttentionSites = sites.attention
+        temporalConvolutionSites = sites.convolution
+        groupNormSites = sites.groupNorm
         normOut = try GroupNorm(loader.scope("conv_norm_out"), groups: config.normNumGroups, channels: c0,
                                 epsilon: config.normEpsilon)
         convOut = try Conv2d(loader.scope("conv_out"), input: c0, output: config.outChannels, kernel: 3, padding: 1)
@@ -51,8 +64,10 @@ public final class UNet3DConditionModel: Sendable {
 
     /// The noise prediction for `sample [B, C, F, H, W]` at `timestep [B]` with prompt
     /// embeddings `encoderHiddenStates [B, T, E]` and, for fps-conditioned models, `fps [B]`.
-    public func callAsFunction(sample: Tensor, timestep: Tensor, encoderHiddenStates: Tensor,
-                               fps: Tensor? = nil) throws -> Tensor {
+    /// `temporal` decides what the temporal modules see beyond the sample's frames (by default
+    /// nothing: the plain single-device forward).
+    public func callAsFunction(sample: Tensor, timestep: Tensor, encoderHiddenStates: Tensor, fps: Tensor? = nil,
+                               temporal: any TemporalContext = PlainTemporalContext()) async throws -> Tensor {
         try validate(sample: sample, timestep: timestep, encoderHiddenStates: encoderHiddenStates, fps: fps)
         let (batch, channels, frames, height, width) =
             (sample.shape[0], sample.shape[1], sample.shape[2], sample.shape[3], sample.shape[4])
@@ -63,24 +78,24 @@ public final class UNet3DConditionModel: Sendable {
         embedding = try backend.repeatInterleave(embedding, times: frames, axis: 0)
         let context = BlockContext(backend: backend,
                                    activatedTimeEmbedding: try backend.activation(embedding, .silu),
-                                   encoderHiddenStates: encoderHiddenStates, frames: frames)
+                                   encoderHiddenStates: encoderHiddenStates, frames: frames, temporal: temporal)
 
         var h = try backend.permute(sample, [0, 2, 1, 3, 4]).reshaped([batch * frames, channels, height, width])
         h = try convIn(h, backend)
-        h = try transformerIn(h, frames: frames, backend)
+        h = try await transformerIn(h, frames: frames, backend, temporal)
 
         var skips = [h]
         for block in downBlocks {
-            let (output, states) = try block(h, context)
+            let (output, states) = try await block(h, context)
             h = output
             skips += states
         }
-        h = try midBlock(h, context)
+        h = try await midBlock(h, context)
         for block in upBlocks {
             let used = Array(skips.suffix(block.skipCount))
             skips.removeLast(block.skipCount)
             let target = skips.last.map { ($0.shape[2], $0.shape[3]) } ?? (h.shape[2], h.shape[3])
-            h = try block(h, skips: used, upsampleSize: target, context)
+            h = try await block(h, skips: used, upsampleSize: target, context)
         }
         h = try convOut(backend.activation(normOut(h, backend), .silu), backend)
         return try backend.permute(h.reshaped([batch, frames, config.outChannels, height, width]), [0, 2, 1, 3, 4])

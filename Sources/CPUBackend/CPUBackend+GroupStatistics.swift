@@ -1,0 +1,84 @@
+import Tensor
+
+extension CPUBackend {
+    /// Per (sample, group) sums of `x [N, C, *]` (see ``Backend/groupSums(_:groups:)``).
+    public func groupSums(_ x: Tensor, groups: Int) throws -> GroupSums {
+        let (samples, blockLength) = groupLayout(x, groups: groups, op: "groupSums")
+        let blocks = samples * groups
+        guard blocks > 0, blockLength > 0 else {
+            return GroupSums(sum: Array(repeating: 0, count: blocks), sumOfSquares: Array(repeating: 0, count: blocks),
+                             count: blockLength)
+        }
+        let moments = blockMoments(x.cpu, blocks: blocks, blockLength: blockLength)
+        // sum = n * mean, sum of squares = m2 + n * mean^2: exact in float64 for our sizes.
+        return GroupSums(sum: moments.map { $0.count * $0.mean },
+                         sumOfSquares: moments.map { $0.m2 + $0.count * $0.mean * $0.mean },
+                         count: blockLength)
+    }
+
+    /// Group normalisation with given statistics
+    /// (see ``Backend/groupNorm(_:groups:mean:variance:weight:bias:epsilon:)``).
+    public func groupNorm(_ x: Tensor, groups: Int, mean: [Float], variance: [Float], weight: Tensor?, bias: Tensor?,
+                          epsilon: Float) throws -> Tensor {
+        let (samples, _) = groupLayout(x, groups: groups, op: "groupNorm")
+        precondition(mean.count == samples * groups && variance.count == samples * groups,
+                     "groupNorm: \(mean.count) means and \(variance.count) variances for \(samples * groups) (sample, group) pairs of input \(x.shape)")
+        return normalizeGroups(x, groups: groups, weight: weight, bias: bias) { block in
+            (Double(mean[block]), 1 / (Double(variance[block]) + Double(epsilon)).squareRoot())
+        }
+    }
+
+    /// Checks a group-norm input and returns its sample count and (sample, group) block length.
+    func groupLayout(_ x: Tensor, groups: Int, op: String) -> (samples: Int, blockLength: Int) {
+        precondition(x.rank >= 2, "\(op): input \(x.shape) needs at least the axes [N, C]")
+        let channels = x.shape[1]
+        precondition(groups > 0 && channels % groups == 0,
+                     "\(op): \(channels) channels of input \(x.shape) do not split into \(groups) groups")
+        return (x.shape[0], channels / groups * x.shape.dropFirst(2).reduce(1, *))
+    }
+
+    /// `y = (x - mean) * rstd * weight + bias` per (sample, channel) row of `x [N, C, *]`, where
+    /// `statistics(block)` gives the mean and reciprocal standard deviation of each (sample, group).
+    func normalizeGroups(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?,
+                         statistics: (Int) -> (mean: Double, rstd: Double)) -> Tensor {
+        let samples = x.shape[0], channels = x.shape[1]
+        precondition(weight.map { $0.shape == [channels] } ?? true,
+                     "groupNorm: weight \(weight?.shape ?? []) must be [\(channels)] for input \(x.shape)")
+        precondition(bias.map { $0.shape == [channels] } ?? true,
+                     "groupNorm: bias \(bias?.shape ?? []) must be [\(channels)] for input \(x.shape)")
+        let (result, out) = makeTensor(x.shape)
+        let spatial = x.shape.dropFirst(2).reduce(1, *)
+        let channelsPerGroup = channels / groups
+        let rows = samples * channels
+        guard rows > 0, spatial > 0 else { return result }
+
+        var means = [Float](repeating: 0, count: rows)
+        var scales = [Float](repeating: 0, count: rows)
+        var shifts = [Float](repeating: 0, count: rows)
+        let gamma = weight?.cpu, beta = bias?.cpu
+        for row in 0 ..< rows {
+            let channel = row % channels
+            let (mean, rstd) = statistics(row / channelsPerGroup)
+            means[row] = Float(mean)
+            scales[row] = Float(rstd * Double(gamma?[channel] ?? 1))
+            shifts[row] = beta?[channel] ?? 0
+        }
+        let input = x.cpu
+        means.withUnsafeBufferPointer { means in
+            scales.withUnsafeBufferPointer { scales in
+                shifts.withUnsafeBufferPointer { shifts in
+                    parallelFor(rows, grain: max(1, Self.elementGrain / spatial)) { range in
+                        for row in range {
+                            let source = input + row * spatial, destination = out + row * spatial
+                            let mean = means[row], scale = scales[row], shift = shifts[row]
+                            for i in 0 ..< spatial {
+                                destination[i] = (source[i] - mean) * scale + shift
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,242 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+@testable import CPUBackend
+import Tensor
+import Testing
+
+// `attention` against a naive reference with double-precision accumulation, over both kernels:
+// the direct one (at most 64 keys) and the fused one (online softmax over tiles of 128 keys,
+// query rows in groups of 4 and tiles of 64, head widths 8/16/32/64 specialised). Every
+// comparison allows a maximum absolute error of 1e-4 times the larger of 1 and the reference's
+// largest magnitude: the outputs are convex combinations of values in [-1, 1], and float32
+// accumulation over at most 1100 keys with a 2e-7 exponential stays far below that.
+
+@Suite("Attention ops")
+struct AttentionOpsTests {
+    let backend = CPUBackend(threads: 2)
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        let batch, queries, keys, heads, headWidth: Int
+        var testDescription: String { "B\(batch) Lq\(queries) Lk\(keys) heads\(heads) d\(headWidth)" }
+    }
+
+    enum BiasKind: String, Sendable, CaseIterable {
+        /// No bias.
+        case none
+        /// Finite values in [-2, 2).
+        case finite
+        /// Finite values with scattered `-infinity` entries and a first row masked entirely.
+        case masked
+        /// Whole key tiles masked per row: odd rows see no key below 130 (so their first tile
+        /// is entirely masked and the running maximum starts at `-infinity`), rows `4k + 2`
+        /// see only the first 5 keys, and the first row sees none.
+        case tiled
+    }
+
+    @Test(arguments: [
+        // Direct kernel (at most 64 keys).
+        Case(batch: 1, queries: 1, keys: 1, heads: 1, headWidth: 1),
+        Case(batch: 2, queries: 5, keys: 3, heads: 2, headWidth: 3),
+        Case(batch: 3, queries: 16, keys: 16, heads: 8, headWidth: 8),
+        Case(batch: 1, queries: 33, keys: 17, heads: 1, headWidth: 8),
+        Case(batch: 2, queries: 7, keys: 64, heads: 2, headWidth: 40),
+        Case(batch: 1, queries: 300, keys: 9, heads: 2, headWidth: 3),
+        // Fused kernel: every specialised head width, generic odd and wide ones, query counts
+        // that leave partial groups and tiles, key counts that leave partial chunks and tiles.
+        Case(batch: 1, queries: 5, keys: 65, heads: 1, headWidth: 3),
+        Case(batch: 2, queries: 40, keys: 77, heads: 8, headWidth: 8),
+        Case(batch: 2, queries: 67, keys: 300, heads: 2, headWidth: 8),
+        Case(batch: 1, queries: 33, keys: 150, heads: 3, headWidth: 16),
+        Case(batch: 1, queries: 21, keys: 129, heads: 2, headWidth: 32),
+        Case(batch: 1, queries: 9, keys: 260, heads: 2, headWidth: 64),
+        Case(batch: 1, queries: 13, keys: 140, heads: 2, headWidth: 80),
+        Case(batch: 1, queries: 11, keys: 97, heads: 3, headWidth: 13),
+        Case(batch: 1, queries: 6, keys: 70, heads: 1, headWidth: 160),
+        Case(batch: 1, queries: 200, keys: 200, heads: 2, headWidth: 40),
+        Case(batch: 1, queries: 70, keys: 1100, heads: 1, headWidth: 1),
+    ], BiasKind.allCases)
+    func attentionMatchesReference(_ c: Case, bias biasKind: BiasKind) throws {
+        var random = TestRandom(seed: 4)
+        let width = c.heads * c.headWidth
+        let query = random.values(c.batch * c.queries * width)
+        let key = random.values(c.batch * c.keys * width)
+        let value = random.values(c.batch * c.keys * width)
+        var bias: [Float]?
+        switch biasKind {
+        case .none:
+            bias = nil
+        case .finite:
+            bias = random.values(c.queries * c.keys).map { 2 * $0 }
+        case .masked:
+            var values = random.values(c.queries * c.keys).map { 2 * $0 }
+            for index in values.indices where index < c.keys || index % 3 == 1 { values[index] = -.infinity }
+            bias = values
+        case .tiled:
+            var values = random.values(c.queries * c.keys).map { 2 * $0 }
+            for i in 0 ..< c.queries {
+                for j in 0 ..< c.keys where i == 0 || (i % 2 == 1 && j < 130) || (i % 4 == 2 && j >= 5) {
+                    values[i * c.keys + j] = -.infinity
+                }
+            }
+            bias = values
+        }
+        let scale = 1 / Float(c.headWidth).squareRoot()
+
+        let result = try backend.attention(
+            query: backend.upload(query, shape: [c.batch, c.queries, width]),
+            key: backend.upload(key, shape: [c.batch, c.keys, width]),
+            value: backend.upload(value, shape: [c.batch, c.keys, width]),
+            heads: c.heads, scale: scale, bias: bias.map { try backend.upload($0, shape: [c.queries, c.keys]) })
+
+        #expect(result.shape == [c.batch, c.queries, width])
+        let expected = referenceAttention(c, query: query, key: key, value: value, bias: bias, scale: scale)
+        let actual = try backend.download(result)
+        #expect(actual.allSatisfy { $0.isFinite })
+        if biasKind == .masked || biasKind == .tiled {
+            // The fully masked first query row is exactly zero in every batch row.
+            for b in 0 ..< c.batch {
+                #expect(actual[(b * c.queries) * width ..< (b * c.queries + 1) * width].allSatisfy { $0 == 0 })
+            }
+        }
+        expectClose(actual, expected)
+    }
+
+    @Test func attentionRejectsBadArguments() throws {
+        let q = try backend.zeros([2, 4, 6])
+        let kv = try backend.zeros([2, 5, 6])
+        #expect(throws: TensorError.self) { try backend.attention(query: q, key: kv, value: kv, heads: 4, scale: 1, bias: nil) }
+        #expect(throws: TensorError.self) { try backend.attention(query: q, key: kv, value: kv, heads: 0, scale: 1, bias: nil) }
+        #expect(throws: TensorError.self) {
+            try backend.attention(query: q, key: kv, value: backend.zeros([2, 4, 6]), heads: 2, scale: 1, bias: nil)
+        }
+        #expect(throws: TensorError.self) {
+            try backend.attention(query: q, key: backend.zeros([1, 5, 6]), value: backend.zeros([1, 5, 6]), heads: 2, scale: 1, bias: nil)
+        }
+        #expect(throws: TensorError.self) {
+            try backend.attention(query: q, key: kv, value: kv, heads: 2, scale: 1, bias: backend.zeros([5, 4]))
+        }
+    }
+
+    /// Scores far apart in magnitude: the softmax must subtract the row maximum to stay finite.
+    @Test(arguments: [2, 200])
+    func attentionSoftmaxIsStableForLargeScores(keys: Int) throws {
+        // One query, one head of width 1, key j = 1 + 2j / (keys - 1), value j = j: scores
+        // 1000 * key. The last key's score beats the next one by 2000 / (keys - 1) >= 10,
+        // so its weight is 1 within e^-10 per other key: the result is (keys - 1) within 1e-3.
+        let keyValues = (0 ..< keys).map { 1 + 2 * Float($0) / Float(keys - 1) }
+        let result = try backend.attention(
+            query: backend.upload([1], shape: [1, 1, 1]), key: backend.upload(keyValues, shape: [1, keys, 1]),
+            value: backend.upload((0 ..< keys).map(Float.init), shape: [1, keys, 1]), heads: 1, scale: 1000, bias: nil)
+        let output = try backend.download(result)[0]
+        #expect(abs(output - Float(keys - 1)) <= 1e-3, "got \(output)")
+    }
+
+    /// A large finite negative bias (diffusers' style of mask) weighs exactly nothing, like
+    /// `-infinity`: the masked keys' huge values must not leak into the output.
+    @Test(arguments: [16, 100])
+    func largeNegativeBiasMasksExactly(keys: Int) throws {
+        // Two queries; key j has value 1e30 for odd j and 1 for even j; the bias hides odd keys
+        // from both queries with -1e4 (row 0) and -infinity (row 1).
+        var bias = [Float](repeating: 0, count: 2 * keys)
+        for j in 0 ..< keys where j % 2 == 1 {
+            bias[j] = -10_000
+            bias[keys + j] = -.infinity
+        }
+        let result = try backend.attention(
+            query: backend.upload([0.5, -0.5], shape: [1, 2, 1]),
+            key: backend.upload((0 ..< keys).map { Float($0) / Float(keys) }, shape: [1, keys, 1]),
+            value: backend.upload((0 ..< keys).map { $0 % 2 == 1 ? 1e30 : 1 }, shape: [1, keys, 1]),
+            heads: 1, scale: 1, bias: backend.upload(bias, shape: [2, keys]))
+        let output = try backend.download(result)
+        // Every visible value is 1, so the convex combination is 1 up to rounding of the weights.
+        #expect(output.allSatisfy { abs($0 - 1) <= 1e-6 }, "got \(output)")
+    }
+
+    /// `fastExp2` against libm's `exp2` across the range the kernel feeds it: relative error at
+    /// most 3e-7 down to 2^-125, exactly 1 at 0, exactly 0 at and below -127 and at -infinity.
+    @Test func fastExp2MatchesLibm() {
+        var worst = 0.0
+        var x: Float = -125
+        while x <= 0 {
+            var lanes = FloatVector()
+            for lane in 0 ..< vectorLanes { lanes[lane] = x + Float(lane) * 0.000_97 }
+            let result = fastExp2(lanes)
+            for lane in 0 ..< vectorLanes where lanes[lane] <= 0 {
+                let exact = exp2(Double(lanes[lane]))
+                worst = max(worst, abs(Double(result[lane]) - exact) / exact)
+            }
+            x += 0.007_77
+        }
+        #expect(worst <= 3e-7, "max relative error \(worst)")
+        #expect(fastExp2(FloatVector(repeating: 0)) == FloatVector(repeating: 1))
+        let zeros = fastExp2(FloatVector(-127, -128, -1000, -1e30, -.infinity, -127, -200, -.greatestFiniteMagnitude))
+        #expect(zeros == FloatVector(repeating: 0))
+    }
+}
+
+// MARK: Helpers
+
+/// `softmax(scale * q k^T + bias) v` per batch row and head in Double; a row whose keys are
+/// all masked gives zeros.
+private func referenceAttention(_ c: AttentionOpsTests.Case, query: [Float], key: [Float], value: [Float],
+                                bias: [Float]?, scale: Float) -> [Double] {
+    let width = c.heads * c.headWidth
+    var expected = [Double](repeating: 0, count: c.batch * c.queries * width)
+    for b in 0 ..< c.batch {
+        for h in 0 ..< c.heads {
+            for i in 0 ..< c.queries {
+                let q = (b * c.queries + i) * width + h * c.headWidth
+                var scores = [Double](repeating: 0, count: c.keys)
+                for j in 0 ..< c.keys {
+                    let k = (b * c.keys + j) * width + h * c.headWidth
+                    var dot = 0.0
+                    for e in 0 ..< c.headWidth { dot += Double(query[q + e]) * Double(key[k + e]) }
+                    scores[j] = Double(scale) * dot + (bias.map { Double($0[i * c.keys + j]) } ?? 0)
+                }
+                let maximum = scores.max()!
+                guard maximum > -.infinity else { continue }
+                let weights = scores.map { exp($0 - maximum) }
+                let total = weights.reduce(0, +)
+                for e in 0 ..< c.headWidth {
+                    var sum = 0.0
+                    for j in 0 ..< c.keys { sum += weights[j] * Double(value[(b * c.keys + j) * width + h * c.headWidth + e]) }
+                    expected[q + e] = sum / total
+                }
+            }
+        }
+    }
+    return expected
+}
+
+/// Expects `actual` to match `expected` elementwise within 1e-4 times the larger of 1 and the
+/// reference's largest magnitude.
+private func expectClose(_ actual: [Float], _ expected: [Double], sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(actual.count == expected.count, sourceLocation: sourceLocation)
+    guard actual.count == expected.count else { return }
+    let tolerance = 1e-4 * max(1, expected.map(abs).max() ?? 0)
+    var worst = 0.0
+    for (a, e) in zip(actual, expected) { worst = max(worst, abs(Double(a) - e)) }
+    #expect(worst <= tolerance, "max abs error \(worst) above \(tolerance)", sourceLocation: sourceLocation)
+}
+
+/// A small deterministic generator (SplitMix64) of test values uniform in [-1, 1).
+private struct TestRandom {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func values(_ count: Int) -> [Float] {
+        (0 ..< count).map { _ in Float(next() >> 40) / Float(1 << 23) - 1 }
+    }
+}
