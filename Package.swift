@@ -4,7 +4,7 @@ import PackageDescription
 /// Infinity: distributed long video generation (Video-Infinity) on a Swift actor cluster.
 ///
 /// Layers form a DAG; nothing imports upward (see docs/architecture.md):
-///   C shims -> Tensor -> CPUBackend -> Model -> infinity (CLI)
+///   C shims -> Tensor -> CPUBackend, Model -> Parallel -> infinity (CLI)
 let package = Package(
     name: "Infinity",
     platforms: [.macOS(.v15)],
@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "CPUBackend", targets: ["CPUBackend"]),
         .library(name: "Model", targets: ["Model"]),
+        .library(name: "Parallel", targets: ["Parallel"]),
     ],
     targets: [
         // C shims: one tiny target per system library.
@@ -32,13 +33,16 @@ let package = Package(
                                              .when(platforms: [.linux]))]),
         // safetensors, diffusers configs, UNet3DConditionModel, schedulers, guidance.
         .target(name: "Model", dependencies: ["Tensor"]),
+        // Clip plans, context exchange, dual-scope attention, the lock-step clip-parallel sampler.
+        .target(name: "Parallel", dependencies: ["Tensor", "Model"]),
         // The command-line tool.
-        .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "Model"]),
+        .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend"]),
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "CPUBackend", "Model"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ParallelTests", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),
         // Runs the built `infinity` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["infinity", "Model"]),
     ],

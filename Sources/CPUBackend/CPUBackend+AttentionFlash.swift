@@ -5,7 +5,7 @@
 // the values row-major with the head width rounded up to whole vectors (`[Lk][d']`); both stay
 // in a core's L2 while that core works through the head's queries. Queries go in tiles of up
 // to 64 rows, scaled by `scale * log2(e)` so that the softmax is a base-2 exponential. For each
-// tile of 128 keys and each group of four query rows:
+// tile of 256 keys and each group of four query rows:
 //   1. scores: a 4 x 16 register block of FMAs per 16 keys (broadcast query element times a
 //      vector of 16 transposed keys), written to a small buffer that lives in L1;
 //   2. softmax step: the bias added, the row maximum taken, the running maximum raised, and the
@@ -33,20 +33,15 @@ extension CPUBackend {
                     packKeysAndValues(p, row: row, head: head, tiling: tiling, into: buffers)
                     packedSequence = sequence
                 }
-                let firstQuery = queryTile * tiling.queryRows
-                let rows = min(tiling.queryRows, p.queries - firstQuery)
+                let tile = QueryTile(row: row, head: head, firstQuery: queryTile * tiling.queryRows,
+                                     rows: min(tiling.queryRows, p.queries - queryTile * tiling.queryRows))
+                // Constant head widths let the compiler unroll the reductions over channels.
                 switch d {
-                // Constant head widths let the compiler unroll the reduction over channels.
-                case 8: attendQueryTile(p, d: 8, row: row, head: head, firstQuery: firstQuery, rows: rows,
-                                        queryScale: queryScale, tiling: tiling, buffers: buffers)
-                case 16: attendQueryTile(p, d: 16, row: row, head: head, firstQuery: firstQuery, rows: rows,
-                                         queryScale: queryScale, tiling: tiling, buffers: buffers)
-                case 32: attendQueryTile(p, d: 32, row: row, head: head, firstQuery: firstQuery, rows: rows,
-                                         queryScale: queryScale, tiling: tiling, buffers: buffers)
-                case 64: attendQueryTile(p, d: 64, row: row, head: head, firstQuery: firstQuery, rows: rows,
-                                         queryScale: queryScale, tiling: tiling, buffers: buffers)
-                default: attendQueryTile(p, d: d, row: row, head: head, firstQuery: firstQuery, rows: rows,
-                                         queryScale: queryScale, tiling: tiling, buffers: buffers)
+                case 8: attend(p, tile, width: HeadWidth8.self, queryScale: queryScale, tiling: tiling, buffers: buffers)
+                case 16: attend(p, tile, width: HeadWidth16.self, queryScale: queryScale, tiling: tiling, buffers: buffers)
+                case 32: attend(p, tile, width: HeadWidth32.self, queryScale: queryScale, tiling: tiling, buffers: buffers)
+                case 64: attend(p, tile, width: HeadWidth64.self, queryScale: queryScale, tiling: tiling, buffers: buffers)
+                default: attend(p, tile, width: AnyHeadWidth.self, queryScale: queryScale, tiling: tiling, buffers: buffers)
                 }
             }
         }
@@ -69,11 +64,30 @@ private func packKeysAndValues(_ p: AttentionProblem, row: Int, head: Int, tilin
     }
 }
 
-/// Attends `rows` queries from `firstQuery` of one (batch row, head) over all keys and writes
-/// their outputs. Inlined per constant `d` so the loops over channels unroll.
-@inline(__always)
-private func attendQueryTile(_ p: AttentionProblem, d: Int, row: Int, head: Int, firstQuery: Int, rows: Int,
-                             queryScale: Float, tiling: FlashTiling, buffers: FlashBuffers) {
+/// One parallel item: `rows` queries from `firstQuery` of batch row `row`, head `head`.
+private struct QueryTile {
+    let row, head, firstQuery, rows: Int
+}
+
+/// The head width as a type, so that generic specialisation turns it into a constant.
+private protocol HeadWidth {
+    /// The head width: a constant, or `runtime` for widths without a specialisation.
+    static func value(_ runtime: Int) -> Int
+}
+
+private enum HeadWidth8: HeadWidth { static func value(_: Int) -> Int { 8 } }
+private enum HeadWidth16: HeadWidth { static func value(_: Int) -> Int { 16 } }
+private enum HeadWidth32: HeadWidth { static func value(_: Int) -> Int { 32 } }
+private enum HeadWidth64: HeadWidth { static func value(_: Int) -> Int { 64 } }
+private enum AnyHeadWidth: HeadWidth { static func value(_ runtime: Int) -> Int { runtime } }
+
+/// Attends one query tile over all keys of its (batch row, head), whose packed keys and values
+/// are in `buffers`, and writes the tile's outputs.
+@inline(never)
+private func attend<Width: HeadWidth>(_ p: AttentionProblem, _ tile: QueryTile, width: Width.Type,
+                                      queryScale: Float, tiling: FlashTiling, buffers: FlashBuffers) {
+    let d = Width.value(p.headWidth)
+    let (row, head, firstQuery, rows) = (tile.row, tile.head, tile.firstQuery, tile.rows)
     let groupRows = FlashTiling.groupRows
     let groups = (rows + groupRows - 1) / groupRows
     let paddedRows = groups * groupRows
@@ -100,17 +114,22 @@ private func attendQueryTile(_ p: AttentionProblem, d: Int, row: Int, head: Int,
         let keysT = buffers.keys + keyStart * d
         for group in 0 ..< groups {
             let r0 = group * groupRows
+            var rowMaxima = RowMaxima()
             for chunk in 0 ..< chunks {
-                flashScores(queries: queries + r0 * d, d: d,
+                flashScores(queries: queries + r0 * d, width: Width.self, d: d,
                             keysT: keysT + chunk * d * FlashTiling.keyChunk,
-                            scores: scores + chunk * FlashTiling.keyChunk, stride: FlashTiling.keyTile)
+                            scores: scores + chunk * FlashTiling.keyChunk, stride: FlashTiling.keyTile,
+                            maxima: &rowMaxima)
             }
+            // Without bias or padding keys, the maxima the score kernel collected are the tile's.
+            let scoresFinal = p.bias == nil && tileKeys == paddedTileKeys
             var rescale = FloatVector(repeating: 1)
             for r in 0 ..< groupRows {
                 let query = firstQuery + r0 + r
                 let bias = r0 + r < rows ? p.bias.map { $0 + query * p.keys + keyStart } : nil
                 let scoreRow = scores + r * FlashTiling.keyTile
-                let tileMaximum = prepareScores(scoreRow, count: tileKeys, paddedCount: paddedTileKeys, bias: bias)
+                let tileMaximum = scoresFinal ? rowMaxima.maximum(ofRow: r)
+                    : prepareScores(scoreRow, count: tileKeys, paddedCount: paddedTileKeys, bias: bias)
                 let previous = maxima[r0 + r]
                 let maximum = max(previous, tileMaximum)
                 // All keys so far masked: subtracting 0 keeps every weight an exact 0 (never NaN).
@@ -140,28 +159,31 @@ private func attendQueryTile(_ p: AttentionProblem, d: Int, row: Int, head: Int,
 
 /// `scores[r * stride + (0 ..< 16)] = q_r · keysT` for the four query rows at `queries`
 /// (`[4][d]`) and one chunk of 16 transposed keys (`[d][16]`): eight accumulators, each
-/// broadcast query element feeding two FMAs.
+/// broadcast query element feeding two FMAs. `maxima` collects each row's lane-wise maximum.
 @inline(__always)
-private func flashScores(queries: UnsafePointer<Float>, d: Int, keysT: UnsafePointer<Float>,
-                         scores: UnsafeMutablePointer<Float>, stride: Int) {
+private func flashScores<Width: HeadWidth>(queries: UnsafePointer<Float>, width: Width.Type, d runtimeWidth: Int,
+                                           keysT: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>,
+                                           stride: Int, maxima: inout RowMaxima) {
+    let d = Width.value(runtimeWidth)
     var s00 = FloatVector(), s01 = FloatVector(), s10 = FloatVector(), s11 = FloatVector()
     var s20 = FloatVector(), s21 = FloatVector(), s30 = FloatVector(), s31 = FloatVector()
     for c in 0 ..< d {
-        let k0 = loadVector(keysT + c * 16)
-        let k1 = loadVector(keysT + c * 16 + 8)
+        let k0 = loadVector(keysT + c &* 16)
+        let k1 = loadVector(keysT + (c &* 16 &+ 8))
         let q0 = FloatVector(repeating: queries[c])
         s00 = s00.addingProduct(q0, k0)
         s01 = s01.addingProduct(q0, k1)
-        let q1 = FloatVector(repeating: queries[d + c])
+        let q1 = FloatVector(repeating: queries[d &+ c])
         s10 = s10.addingProduct(q1, k0)
         s11 = s11.addingProduct(q1, k1)
-        let q2 = FloatVector(repeating: queries[2 * d + c])
+        let q2 = FloatVector(repeating: queries[2 &* d &+ c])
         s20 = s20.addingProduct(q2, k0)
         s21 = s21.addingProduct(q2, k1)
-        let q3 = FloatVector(repeating: queries[3 * d + c])
+        let q3 = FloatVector(repeating: queries[3 &* d &+ c])
         s30 = s30.addingProduct(q3, k0)
         s31 = s31.addingProduct(q3, k1)
     }
+    maxima.include(s00, s01, s10, s11, s20, s21, s30, s31)
     storeVector(s00, scores)
     storeVector(s01, scores + 8)
     storeVector(s10, scores + stride)
@@ -170,6 +192,39 @@ private func flashScores(queries: UnsafePointer<Float>, d: Int, keysT: UnsafePoi
     storeVector(s21, scores + 2 * stride + 8)
     storeVector(s30, scores + 3 * stride)
     storeVector(s31, scores + 3 * stride + 8)
+}
+
+/// Lane-wise running maxima of the four rows of a group's scores.
+private struct RowMaxima {
+    var row0 = FloatVector(repeating: -.infinity), row1 = FloatVector(repeating: -.infinity)
+    var row2 = FloatVector(repeating: -.infinity), row3 = FloatVector(repeating: -.infinity)
+
+    /// Takes in two vectors of scores per row.
+    @inline(__always)
+    mutating func include(_ s00: FloatVector, _ s01: FloatVector, _ s10: FloatVector, _ s11: FloatVector,
+                          _ s20: FloatVector, _ s21: FloatVector, _ s30: FloatVector, _ s31: FloatVector) {
+        row0 = laneMax(row0, laneMax(s00, s01))
+        row1 = laneMax(row1, laneMax(s10, s11))
+        row2 = laneMax(row2, laneMax(s20, s21))
+        row3 = laneMax(row3, laneMax(s30, s31))
+    }
+
+    /// The largest score seen in row `r`.
+    @inline(__always)
+    func maximum(ofRow r: Int) -> Float {
+        switch r {
+        case 0: horizontalMax(row0)
+        case 1: horizontalMax(row1)
+        case 2: horizontalMax(row2)
+        default: horizontalMax(row3)
+        }
+    }
+}
+
+/// The lane-wise maximum (one `vmaxps`; the stdlib's `pointwiseMax` is a generic scalar loop).
+@inline(__always)
+private func laneMax(_ a: FloatVector, _ b: FloatVector) -> FloatVector {
+    a.replacing(with: b, where: b .> a)
 }
 
 /// Adds `bias * log2(e)` (when given) to `row[0 ..< count]`, sets `row[count ..< paddedCount]`
@@ -352,8 +407,8 @@ struct FlashTiling {
     /// Keys per register block of scores: two vectors.
     static let keyChunk = 16
     /// Keys per online-softmax step. The step's fixed costs (a row maximum, a rescale) spread
-    /// over this many keys, and its scores (`4 x 128` floats) and value rows stay in L1.
-    static let keyTile = 128
+    /// over this many keys, and its scores (`4 x 256` floats) stay in L1.
+    static let keyTile = 256
 
     /// Query rows per parallel item: enough to reuse each key tile many times, few enough
     /// that the items spread over the cores even for one (batch row, head).

@@ -42,9 +42,7 @@ extension CPUBackend {
         parallelFor(rows, grain: max(1, Self.elementGrain / width)) { range in
             for row in range {
                 let hidden = input + row * 2 * width
-                mapLaneBlocks(hidden + width, out + row * width, count: width) { gate in
-                    loadLanes(hidden, at: gate.offset, count: gate.count) * geluLanes(gate.values)
-                }
+                gegluRow(hidden: hidden, gate: hidden + width, out + row * width, count: width)
             }
         }
         return result
@@ -127,42 +125,40 @@ extension CPUBackend {
 // These build on the shared vector helpers next to the GEMM kernels (`FloatVector`,
 // `vectorExp`, `loadVector`, `storeVector` in CPUBackend+GemmSupport.swift).
 
-/// Up to one vector of consecutive input values and where they sit, for functions that also
-/// read a second input at the same position (the GEGLU hidden half).
-struct LaneBlock {
-    /// The values; lanes past `count` are zero.
-    var values: FloatVector
-    /// Index of the first lane in the row.
-    var offset: Int
-    /// Number of valid lanes.
-    var count: Int
-}
-
 /// Applies `body` to `input[0 ..< count]` one vector at a time and stores the results in `out`.
 /// The tail goes through the same lane function (zero-padded), so an element's value never
 /// depends on where a parallel chunk boundary falls.
 @inline(__always)
 private func mapLanes(_ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int,
                       _ body: (FloatVector) -> FloatVector) {
-    mapLaneBlocks(input, out, count: count) { body($0.values) }
-}
-
-/// ``mapLanes(_:_:count:_:)`` for functions that need to know where each block sits.
-@inline(__always)
-private func mapLaneBlocks(_ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int,
-                           _ body: (LaneBlock) -> FloatVector) {
-    let width = FloatVector.scalarCount
     var index = 0
-    while index + width <= count {
-        let block = LaneBlock(values: loadVector(input + index), offset: index, count: width)
-        storeVector(body(block), out + index)
-        index += width
+    while index + vectorLanes <= count {
+        storeVector(body(loadVector(input + index)), out + index)
+        index += vectorLanes
     }
     if index < count {
-        let block = LaneBlock(values: loadLanes(input, at: index, count: count - index), offset: index,
-                              count: count - index)
-        let values = body(block)
+        let values = body(loadLanes(input, at: index, count: count - index))
         for lane in 0 ..< count - index { out[index + lane] = values[lane] }
+    }
+}
+
+/// One GEGLU row: `out[i] = hidden[i] * gelu(gate[i])` for `i < count`, a vector at a time.
+///
+/// Written out rather than through ``mapLanes(_:_:count:_:)`` with a capturing closure: the
+/// optimiser outlines such a closure (the inlined erf and exponential make it large) and calls
+/// it once per vector.
+@inline(__always)
+private func gegluRow(hidden: UnsafePointer<Float>, gate: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                      count: Int) {
+    var index = 0
+    while index + vectorLanes <= count {
+        storeVector(loadVector(hidden + index) * geluLanes(loadVector(gate + index)), out + index)
+        index += vectorLanes
+    }
+    if index < count {
+        let rest = count - index
+        let values = loadLanes(hidden, at: index, count: rest) * geluLanes(loadLanes(gate, at: index, count: rest))
+        for lane in 0 ..< rest { out[index + lane] = values[lane] }
     }
 }
 
@@ -207,11 +203,12 @@ func geluTanhLanes(_ x: FloatVector) -> FloatVector {
 func erfLanes(_ x: FloatVector) -> FloatVector {
     let magnitude = x.replacing(with: -x, where: x .< 0)
     let t = 1 / (0.327_591_1 * magnitude + 1)
+    // Horner steps as fused multiply-adds (`addingProduct` lowers to one FMA instruction).
     var polynomial = FloatVector(repeating: 1.061_405_429)
-    polynomial = polynomial * t - 1.453_152_027
-    polynomial = polynomial * t + 1.421_413_741
-    polynomial = polynomial * t - 0.284_496_736
-    polynomial = polynomial * t + 0.254_829_592
+    polynomial = FloatVector(repeating: -1.453_152_027).addingProduct(polynomial, t)
+    polynomial = FloatVector(repeating: 1.421_413_741).addingProduct(polynomial, t)
+    polynomial = FloatVector(repeating: -0.284_496_736).addingProduct(polynomial, t)
+    polynomial = FloatVector(repeating: 0.254_829_592).addingProduct(polynomial, t)
     let value = 1 - polynomial * t * vectorExp(-(magnitude * magnitude))
     return value.replacing(with: -value, where: x .< 0)
 }

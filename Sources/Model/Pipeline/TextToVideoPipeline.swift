@@ -37,9 +37,9 @@ public struct TextToVideoPipeline: Sendable {
         return latents
     }
 
-    /// Noise for a stochastic step. The pipeline steps latents viewed as `[F, C, H, W]`, so
+    /// Noise for a stochastic step of one video `shape = [1, C, F, H, W]`. The pipeline steps latents viewed as `[F, C, H, W]`, so
     /// diffusers draws the noise in that order; it is transposed back to `[C, F, H, W]`.
-    static func stepNoise(_ generator: inout TorchGenerator, shape: [Int]) -> [Float] {
+    public static func stepNoise(_ generator: inout TorchGenerator, shape: [Int]) -> [Float] {
         let (channels, frames, plane) = (shape[1], shape[2], shape[3] * shape[4])
         let drawn = generator.randn(count: channels * frames * plane)
         var noise = [Float](repeating: 0, count: drawn.count)

@@ -1,0 +1,177 @@
+import Model
+import Tensor
+
+/// Prompt embeddings on the host, for workers to upload to their own backends.
+public struct PromptEmbeddings: Sendable {
+    /// Prompt embeddings, one `[T, E]` row block per prompt: `[P, T, E]`.
+    public var prompts: HostTensor
+    /// Negative-prompt embeddings `[T, E]`.
+    public var negative: HostTensor
+
+    /// Checks and wraps embeddings: `prompts [P, T, E]`, `negative [T, E]`.
+    public init(prompts: HostTensor, negative: HostTensor) throws {
+        guard prompts.shape.count == 3, prompts.shape[0] >= 1 else {
+            throw ParallelError("prompt embeddings must be [prompts, tokens, width], got \(prompts.shape)")
+        }
+        guard negative.shape == Array(prompts.shape.dropFirst()) else {
+            throw ParallelError("negative-prompt embeddings must be \(Array(prompts.shape.dropFirst())), got \(negative.shape)")
+        }
+        self.prompts = prompts
+        self.negative = negative
+    }
+
+    /// Number of prompts.
+    public var count: Int { prompts.shape[0] }
+
+    /// Prompt `index` and the negative prompt, uploaded as a ``Conditioning`` (`[1, T, E]` each).
+    public func conditioning(prompt index: Int, fps: Float?, on backend: any Backend) throws -> Conditioning {
+        let rows = prompts.shape[1] * prompts.shape[2]
+        let prompt = Array(prompts.values[index * rows ..< (index + 1) * rows])
+        let shape = [1] + negative.shape
+        return Conditioning(prompt: try backend.upload(prompt, shape: shape),
+                            negativePrompt: try backend.upload(negative.values, shape: shape), fps: fps)
+    }
+}
+
+/// Progress of a clip-parallel generation: `step` of `steps` finished for all clips.
+public struct GenerationProgress: Sendable, Equatable {
+    /// Steps finished.
+    public var step: Int
+    /// Steps in all.
+    public var steps: Int
+    /// Clips denoised in lock-step.
+    public var clips: Int
+}
+
+/// Video-Infinity's sampler: all clips of a video denoised in lock-step, step by step, each
+/// clip as its own task on the worker it is placed on, exchanging context through a
+/// ``ContextExchange`` at every temporal module.
+///
+/// Clip `i`'s initial noise is `torch.randn([1, C, F_i, H, W])` from seed `seed + i`, so a
+/// one-clip run reproduces diffusers' pipeline; each clip keeps its own scheduler state and
+/// noise generator, so memory per clip is bounded by its own frames.
+public struct ClipParallelPipeline: Sendable {
+    /// The models, one per worker (each on its worker's backend, same weights).
+    public let workers: [UNet3DConditionModel]
+    /// The clips.
+    public let plan: ClipPlan
+    /// The worker of each clip.
+    public let placement: [Int]
+    /// Dual-scope parameters.
+    public let config: VideoInfinityConfig
+    /// Classifier-free guidance scale.
+    public let guidance: Float
+
+    /// A pipeline running `plan`'s clips on `workers` as `placement` says (default: contiguous
+    /// runs of clips, balanced by frames).
+    public init(workers: [UNet3DConditionModel], plan: ClipPlan, placement: [Int]? = nil,
+                config: VideoInfinityConfig = VideoInfinityConfig(), guidance: Float) throws {
+        guard !workers.isEmpty else { throw ParallelError("a clip-parallel pipeline needs at least one worker") }
+        let placement = placement ?? plan.placement(workers: workers.count)
+        guard placement.count == plan.count, placement.allSatisfy({ (0 ..< workers.count).contains($0) }) else {
+            throw ParallelError("placement \(placement) must name a worker in 0..<\(workers.count) for each of \(plan.count) clips")
+        }
+        guard workers.allSatisfy({ $0.config == workers[0].config }) else { throw ParallelError("workers hold models of different architectures") }
+        try config.validate(for: plan)
+        self.workers = workers
+        self.plan = plan
+        self.placement = placement
+        self.config = config
+        self.guidance = guidance
+    }
+
+    /// Denoises the video and returns its latents `[C, F_total, H, W]` (flat, row-major).
+    ///
+    /// `height` and `width` are latent sizes. `exchange` defaults to an in-process exchange;
+    /// `progress` is called after each lock-step step.
+    public func generate(embeddings: PromptEmbeddings, height: Int, width: Int, seed: UInt64,
+                         scheduler: any Scheduler, fps: Float? = nil, exchange: (any ContextExchange)? = nil,
+                         progress: @Sendable (GenerationProgress) -> Void = { _ in }) async throws -> [Float] {
+        let exchange = exchange ?? InProcessExchange(clipCount: plan.count)
+        guard exchange.clipCount == plan.count else {
+            throw ParallelError("the exchange serves \(exchange.clipCount) clips, the plan has \(plan.count)")
+        }
+        let channels = workers[0].config.inChannels
+        var clips: [ClipState] = try (0 ..< plan.count).map { clip in
+            let model = workers[placement[clip]]
+            let shape = [1, channels, plan.clipFrames[clip], height, width]
+            var generator = TorchGenerator(seed: plan.seed(ofClip: clip, base: seed))
+            let sigma = scheduler.initNoiseSigma
+            let noise = generator.randn(count: shape.reduce(1, *))
+            let conditioning = try embeddings.conditioning(prompt: plan.prompt(ofClip: clip, prompts: embeddings.count),
+                                                           fps: model.config.fpsConditioning ? (fps ?? 24) : nil,
+                                                           on: model.backend)
+            return ClipState(shape: shape, latents: sigma == 1 ? noise : noise.map { $0 * sigma },
+                             scheduler: scheduler, generator: generator, conditioning: conditioning)
+        }
+
+        let timesteps = scheduler.timesteps
+        for (step, timestep) in timesteps.enumerated() {
+            clips = try await withThrowingTaskGroup(of: (Int, ClipState).self) { group in
+                for (index, state) in clips.enumerated() {
+                    let denoiser = GuidedDenoiser(model: workers[placement[index]], guidance: guidance)
+                    let context = DualScopeContext(clip: index, plan: plan, config: config, exchange: exchange,
+                                                   forward: step, timestep: timestep)
+                    group.addTask {
+                        do {
+                            return (index, try await state.stepped(denoiser: denoiser, timestep: timestep, context: context))
+                        } catch {
+                            // Peers waiting for this clip's context must fail too, not hang.
+                            await exchange.abort(ClipFailure(clip: index, step: step, underlying: error))
+                            throw error
+                        }
+                    }
+                }
+                var next = clips
+                for try await (index, state) in group { next[index] = state }
+                return next
+            }
+            progress(GenerationProgress(step: step + 1, steps: timesteps.count, clips: plan.count))
+        }
+
+        // Assemble [C, F_total, H, W] from the clips' [1, C, F_i, H, W].
+        let plane = height * width
+        var video = [Float](repeating: 0, count: channels * plan.totalFrames * plane)
+        for (index, state) in clips.enumerated() {
+            let range = plan.frameRange(index)
+            for channel in 0 ..< channels {
+                let source = channel * range.count * plane
+                let destination = (channel * plan.totalFrames + range.lowerBound) * plane
+                video.replaceSubrange(destination ..< destination + range.count * plane,
+                                      with: state.latents[source ..< source + range.count * plane])
+            }
+        }
+        return video
+    }
+}
+
+/// One clip's denoising state between steps.
+struct ClipState: Sendable {
+    let shape: [Int]
+    var latents: [Float]
+    var scheduler: any Scheduler
+    var generator: TorchGenerator
+    let conditioning: Conditioning
+
+    /// The state after one guided step at `timestep`.
+    func stepped(denoiser: GuidedDenoiser, timestep: Int, context: DualScopeContext) async throws -> ClipState {
+        var next = self
+        let prediction = try await denoiser.noisePrediction(latents: latents, shape: shape, timestep: timestep,
+                                                            conditioning: conditioning, temporal: context)
+        let noise = scheduler.needsNoise ? TextToVideoPipeline.stepNoise(&next.generator, shape: shape) : nil
+        next.latents = try next.scheduler.step(modelOutput: prediction, timestep: timestep, sample: latents, noise: noise)
+        return next
+    }
+}
+
+/// The error peers of a failed clip see.
+public struct ClipFailure: Error, Sendable, CustomStringConvertible {
+    /// The clip that failed.
+    public let clip: Int
+    /// The step it failed in (0-based).
+    public let step: Int
+    /// Why it failed.
+    public let underlying: any Error
+
+    public var description: String { "clip \(clip) failed at step \(step + 1): \(underlying)" }
+}

@@ -1,0 +1,209 @@
+@testable import CPUBackend
+import Tensor
+import Testing
+
+// How the CPU backend shares GEMM-family ops out among threads: the partition itself, and
+// linear, conv2d and temporalConv on shapes that hit its edge cases (fewer rows than threads,
+// a single row, a single image cut into bands, several column blocks), for 1 to 8 threads,
+// against naive double-precision references. Tolerance as in GemmOpsTests: a maximum absolute
+// error of 1e-4 times the larger of 1 and the reference's largest magnitude.
+
+@Suite("GEMM partitioning")
+struct GemmPartitionTests {
+    // MARK: GemmPartition
+
+    struct PartitionCase: Sendable, CustomTestStringConvertible {
+        let m, n, k, threads: Int
+        var testDescription: String { "[\(m), \(n)] k \(k) on \(threads) threads" }
+    }
+
+    @Test(arguments: [
+        PartitionCase(m: 1, n: 1, k: 1, threads: 4),
+        PartitionCase(m: 3, n: 5000, k: 512, threads: 8),
+        PartitionCase(m: 1, n: 4096, k: 4096, threads: 2),
+        PartitionCase(m: 1, n: 17, k: 1 << 20, threads: 2),
+        PartitionCase(m: 7, n: 7, k: 1 << 20, threads: 16),
+        PartitionCase(m: 32768, n: 32, k: 32, threads: 2),
+        PartitionCase(m: 1000, n: 1000, k: 1000, threads: 3),
+    ])
+    func partitionCoversTheOutputOnce(_ c: PartitionCase) {
+        let plan = GemmPartition(m: c.m, n: c.n, k: c.k, threads: c.threads)
+        #expect(plan.parts >= 1 && plan.parts <= c.threads)
+        var covered = [Int](repeating: 0, count: c.m * c.n)
+        for part in 0 ..< plan.parts {
+            let (rows, columns) = plan.block(part)
+            #expect(!rows.isEmpty && !columns.isEmpty, "part \(part) of \(plan.parts) is empty")
+            if !plan.splitsRows { #expect(columns.lowerBound % GemmPartition.columnAlignment == 0) }
+            for row in rows { for column in columns { covered[row * c.n + column] += 1 } }
+        }
+        #expect(covered.allSatisfy { $0 == 1 })
+    }
+
+    @Test func partitionChoosesRowsColumnsOrNothing() {
+        // Plenty of rows: one row block per thread.
+        let rows = GemmPartition(m: 32768, n: 32, k: 32, threads: 2)
+        #expect(rows.splitsRows && rows.parts == 2 && rows.block(1).rows == 16384 ..< 32768)
+        // A single row of a wide output: column blocks of whole cache lines.
+        let columns = GemmPartition(m: 1, n: 4096, k: 4096, threads: 2)
+        #expect(!columns.splitsRows && columns.parts == 2 && columns.block(0).columns == 0 ..< 2048)
+        // Too little work to be worth a second thread.
+        #expect(GemmPartition(m: 64, n: 64, k: 64, threads: 8).parts == 1)
+        // Fewer rows than threads and a narrow output: never more parts than rows.
+        let narrow = GemmPartition(m: 7, n: 7, k: 1 << 20, threads: 16)
+        #expect(narrow.splitsRows && narrow.parts == 7)
+    }
+
+    // MARK: Ops across thread counts
+
+    struct LinearCase: Sendable, CustomTestStringConvertible {
+        let rows, inFeatures, outFeatures: Int
+        var testDescription: String { "[\(rows), \(inFeatures)] -> \(outFeatures)" }
+    }
+
+    @Test(arguments: [
+        LinearCase(rows: 1, inFeatures: 300, outFeatures: 1000),
+        LinearCase(rows: 3, inFeatures: 512, outFeatures: 600),
+        LinearCase(rows: 2, inFeatures: 1, outFeatures: 1),
+        LinearCase(rows: 999, inFeatures: 40, outFeatures: 33),
+    ], [1, 2, 3, 8])
+    func linearMatchesReference(_ c: LinearCase, threads: Int) throws {
+        let backend = CPUBackend(threads: threads)
+        var random = TestRandom(seed: 11)
+        let x = random.values(c.rows * c.inFeatures)
+        let weight = random.values(c.outFeatures * c.inFeatures)
+        let bias = random.values(c.outFeatures)
+        let result = try backend.linear(backend.upload(x, shape: [c.rows, c.inFeatures]),
+                                        weight: backend.upload(weight, shape: [c.outFeatures, c.inFeatures]),
+                                        bias: backend.upload(bias, shape: [c.outFeatures]))
+        var expected = [Double]()
+        for r in 0 ..< c.rows {
+            for n in 0 ..< c.outFeatures {
+                var sum = Double(bias[n])
+                for k in 0 ..< c.inFeatures { sum += Double(x[r * c.inFeatures + k]) * Double(weight[n * c.inFeatures + k]) }
+                expected.append(sum)
+            }
+        }
+        try expectClose(backend.download(result), expected)
+    }
+
+    struct ConvolutionCase: Sendable, CustomTestStringConvertible {
+        let images, channels, height, width, outChannels, kernel, stride, padding: Int
+        var testDescription: String {
+            "[\(images), \(channels), \(height), \(width)] -> \(outChannels) k\(kernel) s\(stride) p\(padding)"
+        }
+    }
+
+    @Test(arguments: [
+        // One image: its rows are cut into bands for the threads.
+        ConvolutionCase(images: 1, channels: 3, height: 9, width: 5, outChannels: 4, kernel: 3, stride: 1, padding: 1),
+        // One output row: fewer bands than threads.
+        ConvolutionCase(images: 1, channels: 2, height: 3, width: 6, outChannels: 3, kernel: 3, stride: 1, padding: 0),
+        // Pointwise, one image and several.
+        ConvolutionCase(images: 1, channels: 5, height: 6, width: 4, outChannels: 3, kernel: 1, stride: 1, padding: 0),
+        ConvolutionCase(images: 5, channels: 4, height: 3, width: 3, outChannels: 6, kernel: 1, stride: 1, padding: 0),
+        // Strided, more images than threads, bands spanning several rows of a large image.
+        ConvolutionCase(images: 3, channels: 2, height: 7, width: 8, outChannels: 5, kernel: 3, stride: 2, padding: 1),
+        ConvolutionCase(images: 2, channels: 64, height: 40, width: 40, outChannels: 2, kernel: 3, stride: 1, padding: 1),
+    ], [1, 2, 3, 8])
+    func conv2dMatchesReference(_ c: ConvolutionCase, threads: Int) throws {
+        let backend = CPUBackend(threads: threads)
+        var random = TestRandom(seed: 12)
+        let x = random.values(c.images * c.channels * c.height * c.width)
+        let weight = random.values(c.outChannels * c.channels * c.kernel * c.kernel)
+        let bias = random.values(c.outChannels)
+        let result = try backend.conv2d(
+            backend.upload(x, shape: [c.images, c.channels, c.height, c.width]),
+            weight: backend.upload(weight, shape: [c.outChannels, c.channels, c.kernel, c.kernel]),
+            bias: backend.upload(bias, shape: [c.outChannels]), stride: c.stride, padding: c.padding)
+        let outHeight = (c.height + 2 * c.padding - c.kernel) / c.stride + 1
+        let outWidth = (c.width + 2 * c.padding - c.kernel) / c.stride + 1
+        #expect(result.shape == [c.images, c.outChannels, outHeight, outWidth])
+        var expected = [Double]()
+        for image in 0 ..< c.images {
+            for o in 0 ..< c.outChannels {
+                for oy in 0 ..< outHeight {
+                    for ox in 0 ..< outWidth {
+                        var sum = Double(bias[o])
+                        for ci in 0 ..< c.channels {
+                            for ky in 0 ..< c.kernel {
+                                for kx in 0 ..< c.kernel {
+                                    let iy = oy * c.stride + ky - c.padding, ix = ox * c.stride + kx - c.padding
+                                    guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
+                                    sum += Double(x[((image * c.channels + ci) * c.height + iy) * c.width + ix])
+                                        * Double(weight[((o * c.channels + ci) * c.kernel + ky) * c.kernel + kx])
+                                }
+                            }
+                        }
+                        expected.append(sum)
+                    }
+                }
+            }
+        }
+        try expectClose(backend.download(result), expected)
+    }
+
+    /// 2 x 20,480 output columns with 4 output channels: several column blocks per sample, and
+    /// taps whose valid frames start and end inside a block.
+    @Test(arguments: [1, 2, 3])
+    func temporalConvAcrossColumnBlocks(threads: Int) throws {
+        let backend = CPUBackend(threads: threads)
+        let (batch, channels, frames, height, width, outChannels, taps, padding) = (2, 2, 5, 64, 64, 4, 3, 1)
+        let plane = height * width
+        var random = TestRandom(seed: 13)
+        let x = random.values(batch * channels * frames * plane)
+        let weight = random.values(outChannels * channels * taps)
+        let bias = random.values(outChannels)
+        let result = try backend.temporalConv(
+            backend.upload(x, shape: [batch, channels, frames, height, width]),
+            weight: backend.upload(weight, shape: [outChannels, channels, taps]),
+            bias: backend.upload(bias, shape: [outChannels]), padding: padding)
+        var expected = [Double]()
+        for b in 0 ..< batch {
+            for o in 0 ..< outChannels {
+                for f in 0 ..< frames {
+                    for pixel in 0 ..< plane {
+                        var sum = Double(bias[o])
+                        for ci in 0 ..< channels {
+                            for k in 0 ..< taps {
+                                let frame = f + k - padding
+                                guard frame >= 0, frame < frames else { continue }
+                                sum += Double(x[((b * channels + ci) * frames + frame) * plane + pixel])
+                                    * Double(weight[(o * channels + ci) * taps + k])
+                            }
+                        }
+                        expected.append(sum)
+                    }
+                }
+            }
+        }
+        try expectClose(backend.download(result), expected)
+    }
+}
+
+private func expectClose(_ actual: [Float], _ expected: [Double], sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(actual.count == expected.count, sourceLocation: sourceLocation)
+    guard actual.count == expected.count else { return }
+    let tolerance = 1e-4 * max(1, expected.map(abs).max() ?? 0)
+    var worst = 0.0
+    for (a, e) in zip(actual, expected) { worst = max(worst, abs(Double(a) - e)) }
+    #expect(worst <= tolerance, "max abs error \(worst) above \(tolerance)", sourceLocation: sourceLocation)
+}
+
+/// A small deterministic generator (SplitMix64) of test values uniform in [-1, 1).
+private struct TestRandom {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func values(_ count: Int) -> [Float] {
+        (0 ..< count).map { _ in Float(Double(next() >> 11) / Double(1 << 53) * 2 - 1) }
+    }
+}
