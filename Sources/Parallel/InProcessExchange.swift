@@ -3,7 +3,8 @@
 ///
 /// Each posted part is kept until every clip that needs it has taken it, so memory holds at
 /// most one operation's parts per clip beyond the ones in flight. The exchange counts the
-/// bytes each clip receives, which is what a network transport would carry.
+/// bytes each clip receives, which is what a network transport would carry (for an
+/// all-reduce: the sum, as a reducing transport delivers it).
 public actor InProcessExchange: ContextExchange {
     /// A part posted by one clip for one operation.
     private struct Slot: Hashable {
@@ -75,8 +76,10 @@ public actor InProcessExchange: ContextExchange {
                 throw ParallelError("all-reduce at \(key): clip \(peer) sent \(part.count) values, clip \(clip) \(sum.count)")
             }
             for index in sum.indices { sum[index] += part[index] }
-            received[clip] += part.count * MemoryLayout<Double>.size
         }
+        // A transport reduces once and hands each clip the sum (reduce + broadcast, or a ring):
+        // a clip receives one sum's worth of bytes, however many clips there are.
+        received[clip] += sum.count * MemoryLayout<Double>.size
         return sum
     }
 
