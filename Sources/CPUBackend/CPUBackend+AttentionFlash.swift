@@ -29,12 +29,11 @@ extension CPUBackend {
             for item in items {
                 let (sequence, queryTile) = item.quotientAndRemainder(dividingBy: tiling.queryTiles)
                 let (row, head) = sequence.quotientAndRemainder(dividingBy: p.heads)
-                if sequence != packedSequence {
-                    packKeysAndValues(p, row: row, head: head, tiling: tiling, into: buffers)
-                    packedSequence = sequence
-                }
+                // Consecutive items of a chunk share their (batch row, head) and its packed keys.
                 let tile = QueryTile(row: row, head: head, firstQuery: queryTile * tiling.queryRows,
-                                     rows: min(tiling.queryRows, p.queries - queryTile * tiling.queryRows))
+                                     rows: min(tiling.queryRows, p.queries - queryTile * tiling.queryRows),
+                                     packs: sequence != packedSequence)
+                packedSequence = sequence
                 // Constant head widths let the compiler unroll the reductions over channels.
                 switch d {
                 case 8: attend(p, tile, width: HeadWidth8.self, queryScale: queryScale, tiling: tiling, buffers: buffers)
@@ -50,23 +49,41 @@ extension CPUBackend {
 
 /// Copies one (batch row, head)'s keys, transposed in chunks of ``FlashTiling/keyChunk``, and
 /// its values into the packed buffers. Padding (keys past `Lk`, channels past `d`) stays zero.
-private func packKeysAndValues(_ p: AttentionProblem, row: Int, head: Int, tiling: FlashTiling,
+@inline(__always)
+private func packKeysAndValues(_ p: AttentionProblem, row: Int, head: Int, d: Int, tiling: FlashTiling,
                                into buffers: FlashBuffers) {
-    let d = p.headWidth
     let chunk = FlashTiling.keyChunk
     let keyBase = p.key + row * p.keys * p.width + head * d
     let valueBase = p.value + row * p.keys * p.width + head * d
     for j in 0 ..< p.keys {
-        let source = keyBase + j * p.width
-        let destination = buffers.keys + (j / chunk) * d * chunk + j % chunk
-        for c in 0 ..< d { destination[c * chunk] = source[c] }
-        (buffers.values + j * tiling.paddedWidth).update(from: valueBase + j * p.width, count: d)
+        let source = keyBase + j &* p.width
+        let destination = buffers.keys + ((j / chunk) &* d &* chunk &+ j % chunk)
+        for c in 0 ..< d { destination[c &* chunk] = source[c] }
+        copy(valueBase + j &* p.width, to: buffers.values + j &* tiling.paddedWidth, count: d, scale: 1)
     }
 }
 
-/// One parallel item: `rows` queries from `firstQuery` of batch row `row`, head `head`.
+/// `destination[0 ..< count] = scale * source[0 ..< count]`, a vector at a time: the rows here
+/// are a head's few channels, too short for a `memcpy` call to pay.
+@inline(__always)
+private func copy(_ source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int,
+                  scale: Float) {
+    var c = 0
+    while c &+ vectorLanes <= count {
+        storeVector(loadVector(source + c) * scale, destination + c)
+        c &+= vectorLanes
+    }
+    while c < count {
+        destination[c] = source[c] * scale
+        c &+= 1
+    }
+}
+
+/// One parallel item: `rows` queries from `firstQuery` of batch row `row`, head `head`;
+/// `packs` when the (batch row, head)'s keys and values are not in the buffers yet.
 private struct QueryTile {
     let row, head, firstQuery, rows: Int
+    let packs: Bool
 }
 
 /// The head width as a type, so that generic specialisation turns it into a constant.
@@ -81,13 +98,13 @@ private enum HeadWidth32: HeadWidth { static func value(_: Int) -> Int { 32 } }
 private enum HeadWidth64: HeadWidth { static func value(_: Int) -> Int { 64 } }
 private enum AnyHeadWidth: HeadWidth { static func value(_ runtime: Int) -> Int { runtime } }
 
-/// Attends one query tile over all keys of its (batch row, head), whose packed keys and values
-/// are in `buffers`, and writes the tile's outputs.
+/// Attends one query tile over all keys of its (batch row, head) and writes the tile's outputs.
 @inline(never)
 private func attend<Width: HeadWidth>(_ p: AttentionProblem, _ tile: QueryTile, width: Width.Type,
                                       queryScale: Float, tiling: FlashTiling, buffers: FlashBuffers) {
     let d = Width.value(p.headWidth)
     let (row, head, firstQuery, rows) = (tile.row, tile.head, tile.firstQuery, tile.rows)
+    if tile.packs { packKeysAndValues(p, row: row, head: head, d: d, tiling: tiling, into: buffers) }
     let groupRows = FlashTiling.groupRows
     let groups = (rows + groupRows - 1) / groupRows
     let paddedRows = groups * groupRows
@@ -97,10 +114,7 @@ private func attend<Width: HeadWidth>(_ p: AttentionProblem, _ tile: QueryTile, 
 
     // Rows past `rows` in the last group are zero queries whose results are dropped.
     let queryBase = p.query + (row * p.queries + firstQuery) * p.width + head * d
-    for r in 0 ..< rows {
-        let source = queryBase + r * p.width
-        for c in 0 ..< d { queries[r * d + c] = source[c] * queryScale }
-    }
+    for r in 0 ..< rows { copy(queryBase + r &* p.width, to: queries + r &* d, count: d, scale: queryScale) }
     (queries + rows * d).update(repeating: 0, count: (paddedRows - rows) * d)
     accumulators.update(repeating: 0, count: paddedRows * dp)
     maxima.update(repeating: -.infinity, count: paddedRows)
@@ -134,7 +148,8 @@ private func attend<Width: HeadWidth>(_ p: AttentionProblem, _ tile: QueryTile, 
                 let maximum = max(previous, tileMaximum)
                 // All keys so far masked: subtracting 0 keeps every weight an exact 0 (never NaN).
                 let offset = maximum == -.infinity ? 0 : maximum
-                let factor = previous == maximum ? 1 : fastExp2(FloatVector(repeating: previous - offset))[0]
+                let factor: Float = previous == maximum ? 1
+                    : previous == -.infinity ? 0 : fastExp2(FloatVector(repeating: previous - offset))[0]
                 rescale[r] = factor
                 sums[r0 + r] = sums[r0 + r] * factor + exponentiateScores(scoreRow, count: paddedTileKeys, minus: offset)
                 maxima[r0 + r] = maximum
@@ -150,10 +165,7 @@ private func attend<Width: HeadWidth>(_ p: AttentionProblem, _ tile: QueryTile, 
     for r in 0 ..< rows {
         let sum = sums[r]
         // A row with every key masked has a zero sum: it attends to nothing and outputs zeros.
-        let normaliser: Float = sum > 0 ? 1 / sum : 0
-        let source = accumulators + r * dp
-        let destination = outBase + r * p.width
-        for c in 0 ..< d { destination[c] = source[c] * normaliser }
+        copy(accumulators + r &* dp, to: outBase + r &* p.width, count: d, scale: sum > 0 ? 1 / sum : 0)
     }
 }
 

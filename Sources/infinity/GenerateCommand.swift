@@ -1,18 +1,29 @@
+import CPUBackend
 import Foundation
 import Model
+import Parallel
 import Tensor
 
-/// `infinity generate`: denoises one video's latents with classifier-free guidance.
+/// `infinity generate`: denoises a video's latents with Video-Infinity's clip parallelism
+/// (in-process workers) and classifier-free guidance.
 enum GenerateCommand {
+    static let options: Set<String> = [
+        "model", "embeddings", "frames", "clip-frames", "height", "width", "steps", "guidance", "seed", "scheduler",
+        "fps", "workers", "out", "backend", "threads", "local-frames", "global-frames", "phase-t", "local-bias",
+        "global-bias",
+    ]
+    static let flags: Set<String> = [
+        "sync-groupnorm", "reference-padding", "reference-global-sampling", "token-count-scale",
+    ]
+
     static func run(_ arguments: ArraySlice<String>) async throws {
-        let options = try Arguments(arguments, options: [
-            "model", "embeddings", "frames", "height", "width", "steps", "guidance", "seed", "scheduler",
-            "fps", "out", "backend", "threads",
-        ])
+        let options = try Arguments(arguments, flags: flags, options: options)
         // Every flag is checked before the model loads, so a typo fails fast.
         let modelPath = try options.required("model")
         let embeddingsPath = try options.required("embeddings")
-        let frames = try options.int("frames", range: 1 ... 100_000)
+        let out = try options.required("out")
+        let frames = try options.int("frames", range: 1 ... 1_000_000)
+        let clipFrames = try options.int("clip-frames", default: frames, range: 1 ... 1_000_000)
         let height = try options.int("height", range: 1 ... 4096)
         let width = try options.int("width", range: 1 ... 4096)
         let steps = try options.int("steps", default: 30, range: 1 ... 1000)
@@ -20,43 +31,73 @@ enum GenerateCommand {
         let seed = try options.int("seed", default: 0, range: 0 ... Int.max)
         let kind: SchedulerKind = try options.choice("scheduler", default: "ddim", from: ["ddim", "dpm++"]) == "ddim"
             ? .ddim : .dpmSolverMultistep
-        let out = try options.required("out")
-        let fpsValue = try options.float("fps", default: 24, range: 0 ... 1000)
-        let backend = try makeBackend(options)
-        let folder = try ModelFolder(path: modelPath)
-        let model = try UNet3DConditionModel.load(folder: folder, backend: backend)
+        let fps = try options.float("fps", default: 24, range: 0 ... 1000)
+        let workerCount = try inProcessWorkers(options.string("workers") ?? "in-process:1")
+        let threads = try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024)
+        var config = VideoInfinityConfig()
+        config.localFrames = try options.int("local-frames", default: config.localFrames, range: 0 ... 10_000)
+        config.globalFrames = try options.int("global-frames", default: config.globalFrames, range: 0 ... 10_000)
+        config.phaseTimestep = try options.int("phase-t", default: config.phaseTimestep, range: 0 ... 100_000)
+        config.localBias = try options.float("local-bias", default: config.localBias, range: -1e4 ... 1e4)
+        config.globalBias = try options.float("global-bias", default: config.globalBias, range: -1e4 ... 1e4)
+        config.syncGroupNorm = options.flag("sync-groupnorm")
+        config.referencePadding = options.flag("reference-padding")
+        config.referenceGlobalSampling = options.flag("reference-global-sampling")
+        config.tokenCountScale = options.flag("token-count-scale")
+        let plan = try ClipPlan(totalFrames: frames, maxClipFrames: clipFrames)
+        try config.validate(for: plan)
+        _ = try options.choice("backend", default: "cpu", from: ["cpu"])
+        try CPUBackend.checkSupported()
 
+        let folder = try ModelFolder(path: modelPath)
+        // Each in-process worker has its own backend and copy of the model, as a node would.
+        let workers = try (0 ..< workerCount).map { _ in
+            try UNet3DConditionModel.load(folder: folder, backend: CPUBackend(threads: max(1, threads / workerCount)))
+        }
         let schedulerConfig = try folder.schedulerConfigPath.map { try SchedulerConfig(contentsOfFile: $0) }
             ?? SchedulerConfig.textToVideoDefault
         let scheduler = try makeScheduler(config: schedulerConfig, kind: kind, steps: steps)
+        let embeddings = try readEmbeddings(embeddingsPath, width: workers[0].config.crossAttentionDim)
 
-        let embeddings = try SafeTensorsFile(path: embeddingsPath)
-        let dim = model.config.crossAttentionDim
-        guard let condShape = embeddings.shape(of: "cond"), condShape.count == 3, condShape[0] >= 1,
-              condShape[2] == dim else {
-            throw ModelError("\(embeddings.path): 'cond' must be [prompts, tokens, \(dim)], got \(embeddings.shape(of: "cond").map { "\($0)" } ?? "nothing")")
+        let pipeline = try ClipParallelPipeline(workers: workers, plan: plan, config: config, guidance: guidance)
+        print("generating \(frames) frames as \(plan.count) clip\(plan.count == 1 ? "" : "s") of \(plan.clipFrames.max()!) frames or fewer on \(workerCount) in-process worker\(workerCount == 1 ? "" : "s"), \(embeddings.count) prompt\(embeddings.count == 1 ? "" : "s")")
+        let start = Date()
+        let latents = try await pipeline.generate(embeddings: embeddings, height: height, width: width,
+                                                  seed: UInt64(seed), scheduler: scheduler, fps: fps) { progress in
+            let elapsed = Date().timeIntervalSince(start)
+            let remaining = elapsed / Double(progress.step) * Double(progress.steps - progress.step)
+            print("step \(progress.step)/\(progress.steps) x \(progress.clips) clips  elapsed \(fixed(elapsed, 1)) s  eta \(fixed(remaining, 1)) s")
         }
-        guard condShape[0] == 1 else {
-            throw ModelError("\(embeddings.path): 'cond' holds \(condShape[0]) prompts; one video takes one prompt")
-        }
-        guard let uncondShape = embeddings.shape(of: "uncond"), uncondShape == Array(condShape.dropFirst()) else {
-            throw ModelError("\(embeddings.path): 'uncond' must be \(Array(condShape.dropFirst())), got \(embeddings.shape(of: "uncond").map { "\($0)" } ?? "nothing")")
-        }
-        let tokens = condShape[1]
-        let conditioning = Conditioning(
-            prompt: try backend.upload(embeddings.floats("cond"), shape: [1, tokens, dim]),
-            negativePrompt: try backend.upload(embeddings.floats("uncond"), shape: [1, tokens, dim]),
-            fps: model.config.fpsConditioning ? fpsValue : nil)
+        let parent = URL(fileURLWithPath: out).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        let shape = [workers[0].config.inChannels, frames, height, width]
+        try SafeTensorsWriter.write([(name: "latents", shape: shape, values: latents)], to: out)
+        print("wrote \(out): latents \(shape)")
+    }
 
-        let shape = [1, model.config.inChannels, frames, height, width]
-        let pipeline = TextToVideoPipeline(denoiser: GuidedDenoiser(model: model, guidance: guidance))
-        let latents = try await pipeline.generate(shape: shape, seed: UInt64(seed), conditioning: conditioning,
-                                            scheduler: scheduler) { step, total in
-            print("step \(step)/\(total)")
+    /// The worker count of `in-process:N`.
+    static func inProcessWorkers(_ text: String) throws -> Int {
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, parts[0] == "in-process", let count = Int(parts[1]), (1 ... 256).contains(count) else {
+            throw Arguments.Failure(description: "--workers must be in-process:N with N in 1...256, got '\(text)'")
         }
-        try FileManager.default.createDirectory(at: URL(fileURLWithPath: out).deletingLastPathComponent(),
-                                                withIntermediateDirectories: true)
-        try SafeTensorsWriter.write([(name: "latents", shape: Array(shape.dropFirst()), values: latents)], to: out)
-        print("wrote \(out): latents \(Array(shape.dropFirst()))")
+        return count
+    }
+
+    /// Reads `cond [P, T, D]` and `uncond [T, D]` prompt embeddings.
+    static func readEmbeddings(_ path: String, width: Int) throws -> PromptEmbeddings {
+        let file = try SafeTensorsFile(path: path)
+        func read(_ name: String, rank: Int) throws -> HostTensor {
+            guard let shape = file.shape(of: name), shape.count == rank, shape.last == width else {
+                let expected = rank == 3 ? "[prompts, tokens, \(width)]" : "[tokens, \(width)]"
+                throw ModelError("\(path): '\(name)' must be \(expected), got \(file.shape(of: name).map { "\($0)" } ?? "nothing")")
+            }
+            return HostTensor(shape: shape, values: try file.floats(name))
+        }
+        do {
+            return try PromptEmbeddings(prompts: read("cond", rank: 3), negative: read("uncond", rank: 2))
+        } catch let error as ParallelError {
+            throw ModelError("\(path): \(error.message)")
+        }
     }
 }

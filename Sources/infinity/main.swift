@@ -7,10 +7,13 @@ usage: infinity <command> [options]
 commands:
   forward   one UNet forward pass on inputs from a safetensors file (reference checks)
               --model DIR --inputs FILE --out FILE [--backend cpu] [--threads N]
-  generate  denoise a video's latents with classifier-free guidance
-              --model DIR --embeddings FILE --frames N --height H --width W [--steps S]
-              [--guidance G] [--seed K] [--scheduler ddim|dpm++] [--fps N] --out FILE
-              [--backend cpu] [--threads N]
+  generate  denoise a long video's latents: clip parallelism with dual-scope attention
+              --model DIR --embeddings FILE --frames N --height H --width W --out FILE
+              [--clip-frames F] [--workers in-process:N] [--steps S] [--guidance G] [--seed K]
+              [--scheduler ddim|dpm++] [--fps N] [--backend cpu] [--threads N]
+              [--local-frames P] [--global-frames K] [--phase-t T] [--local-bias B]
+              [--global-bias B] [--sync-groupnorm] [--reference-padding]
+              [--reference-global-sampling] [--token-count-scale]
   bench     benchmarks: `infinity bench unet --help`
 """
 

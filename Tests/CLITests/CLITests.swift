@@ -62,21 +62,30 @@ struct CLITests {
         defer { try? FileManager.default.removeItem(atPath: out) }
         let result = try Self.run(["generate", "--model", "\(Self.fixtures)/unet-tiny",
                                    "--embeddings", "\(Self.fixtures)/unet-tiny/embeddings.safetensors",
-                                   "--frames", "3", "--height", "4", "--width", "6", "--steps", "2", "--seed", "5",
+                                   "--frames", "12", "--clip-frames", "4", "--workers", "in-process:2",
+                                   "--local-frames", "2", "--global-frames", "4", "--sync-groupnorm",
+                                   "--height", "4", "--width", "6", "--steps", "2", "--seed", "5",
                                    "--scheduler", "dpm++", "--out", out])
         #expect(result.status == 0, "\(result.error)")
-        #expect(result.output.contains("step 2/2"))
-        #expect(try SafeTensorsFile(path: out).shape(of: "latents") == [4, 3, 4, 6])
+        #expect(result.output.contains("as 3 clips of 4 frames or fewer on 2 in-process workers"))
+        #expect(result.output.contains("step 2/2 x 3 clips"))
+        #expect(try SafeTensorsFile(path: out).shape(of: "latents") == [4, 12, 4, 6])
     }
 
     @Test("bad flags fail with a message naming the flag", arguments: [
-        (["generate", "--model", "m", "--embeddings", "e", "--frames", "0"],
-         "infinity: --frames must be an integer in 1...100000, got '0'"),
+        (["generate", "--model", "m", "--embeddings", "e", "--out", "o", "--frames", "0"],
+         "infinity: --frames must be an integer in 1...1000000, got '0'"),
         (["forward", "--model"], "infinity: --model needs a value"),
         (["forward", "--inputs", "x", "--out", "y"], "infinity: missing required option --model"),
         (["forward", "--threads", "x"], "infinity: --threads must be an integer in 1...1024, got 'x'"),
         (["forward", "--model", "m", "--seed", "1"], "infinity: unknown option '--seed'"),
         (["frobnicate"], "infinity: unknown command 'frobnicate'"),
+        (["generate", "--model", "m", "--embeddings", "e", "--out", "o", "--frames", "8", "--height", "4",
+          "--width", "4", "--workers", "cluster:2"], "infinity: --workers must be in-process:N with N in 1...256, got 'cluster:2'"),
+        (["generate", "--model", "m", "--embeddings", "e", "--out", "o", "--frames", "8", "--clip-frames", "9",
+          "--height", "4", "--width", "4"], "infinity: clip frames (9) cannot exceed the video's frames (8)"),
+        (["generate", "--model", "m", "--embeddings", "e", "--out", "o", "--frames", "16", "--clip-frames", "4",
+          "--height", "4", "--width", "4"], "infinity: local frames (8) cannot exceed the shortest clip (4 frames)"),
         (["forward", "--model", "/no/such/dir", "--inputs", "x", "--out", "y"], "infinity: model folder '/no/such/dir' does not exist"),
     ])
     func badFlags(arguments: [String], message: String) throws {
