@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "Model", dependencies: ["Tensor"]),
         // Clip plans, context exchange, dual-scope attention, the lock-step clip-parallel sampler.
         .target(name: "Parallel", dependencies: ["Tensor", "Model"]),
+        // gRPC over HTTP/2 on nghttp2: server, client channel, health. Knows nothing of models.
+        .target(name: "RPC", dependencies: ["CNGHTTP2"]),
         // The command-line tool.
         .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),
 
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "CPUBackend", "Model"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ParallelTests", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),
+        .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         // Runs the built `infinity` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["infinity", "Model"]),
     ],

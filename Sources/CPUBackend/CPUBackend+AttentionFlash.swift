@@ -57,8 +57,8 @@ private func packKeysAndValues(_ p: AttentionProblem, row: Int, head: Int, d: In
     let valueBase = p.value + row * p.keys * p.width + head * d
     for j in 0 ..< p.keys {
         let source = keyBase + j &* p.width
-        let destination = buffers.keys + ((j / chunk) &* d &* chunk &+ j % chunk)
-        for c in 0 ..< d { destination[c &* chunk] = source[c] }
+        let offset = (j / chunk) &* d &* chunk &+ j % chunk
+        for c in 0 ..< d { buffers.keys[offset &+ c &* chunk] = source[c] }
         copy(valueBase + j &* p.width, to: buffers.values + j &* tiling.paddedWidth, count: d, scale: 1)
     }
 }
@@ -110,63 +110,77 @@ private func attend<Width: HeadWidth>(_ p: AttentionProblem, _ tile: QueryTile, 
     let paddedRows = groups * groupRows
     let dp = tiling.paddedWidth
     let queries = buffers.queries, accumulators = buffers.accumulators
-    let maxima = buffers.maxima, sums = buffers.sums, scores = buffers.scores
 
     // Rows past `rows` in the last group are zero queries whose results are dropped.
     let queryBase = p.query + (row * p.queries + firstQuery) * p.width + head * d
     for r in 0 ..< rows { copy(queryBase + r &* p.width, to: queries + r &* d, count: d, scale: queryScale) }
     (queries + rows * d).update(repeating: 0, count: (paddedRows - rows) * d)
     accumulators.update(repeating: 0, count: paddedRows * dp)
-    maxima.update(repeating: -.infinity, count: paddedRows)
-    sums.update(repeating: 0, count: paddedRows)
+    buffers.maxima.update(repeating: -.infinity, count: paddedRows)
+    buffers.sums.update(repeating: 0, count: paddedRows)
 
     var keyStart = 0
     while keyStart < p.keys {
         let tileKeys = min(FlashTiling.keyTile, p.keys - keyStart)
-        let chunks = (tileKeys + FlashTiling.keyChunk - 1) / FlashTiling.keyChunk
-        let paddedTileKeys = chunks * FlashTiling.keyChunk
-        let keysT = buffers.keys + keyStart * d
         for group in 0 ..< groups {
             let r0 = group * groupRows
-            var rowMaxima = RowMaxima()
-            for chunk in 0 ..< chunks {
-                flashScores(queries: queries + r0 * d, width: Width.self, d: d,
-                            keysT: keysT + chunk * d * FlashTiling.keyChunk,
-                            scores: scores + chunk * FlashTiling.keyChunk, stride: FlashTiling.keyTile,
-                            maxima: &rowMaxima)
-            }
-            // Without bias or padding keys, the maxima the score kernel collected are the tile's.
-            let scoresFinal = p.bias == nil && tileKeys == paddedTileKeys
-            var rescale = FloatVector(repeating: 1)
-            for r in 0 ..< groupRows {
-                let query = firstQuery + r0 + r
-                let bias = r0 + r < rows ? p.bias.map { $0 + query * p.keys + keyStart } : nil
-                let scoreRow = scores + r * FlashTiling.keyTile
-                let tileMaximum = scoresFinal ? rowMaxima.maximum(ofRow: r)
-                    : prepareScores(scoreRow, count: tileKeys, paddedCount: paddedTileKeys, bias: bias)
-                let previous = maxima[r0 + r]
-                let maximum = max(previous, tileMaximum)
-                // All keys so far masked: subtracting 0 keeps every weight an exact 0 (never NaN).
-                let offset = maximum == -.infinity ? 0 : maximum
-                let factor: Float = previous == maximum ? 1
-                    : previous == -.infinity ? 0 : fastExp2(FloatVector(repeating: previous - offset))[0]
-                rescale[r] = factor
-                sums[r0 + r] = sums[r0 + r] * factor + exponentiateScores(scoreRow, count: paddedTileKeys, minus: offset)
-                maxima[r0 + r] = maximum
-            }
-            flashAccumulate(weights: scores, stride: FlashTiling.keyTile, keys: tileKeys,
-                            values: buffers.values + keyStart * dp, paddedWidth: dp,
-                            accumulators: accumulators + r0 * dp, rescale: rescale)
+            step(p, group: r0, of: tile, keyStart: keyStart, tileKeys: tileKeys, width: Width.self, buffers: buffers)
         }
         keyStart += tileKeys
     }
 
     let outBase = p.out + (row * p.queries + firstQuery) * p.width + head * d
     for r in 0 ..< rows {
-        let sum = sums[r]
+        let sum = buffers.sums[r]
         // A row with every key masked has a zero sum: it attends to nothing and outputs zeros.
         copy(accumulators + r &* dp, to: outBase + r &* p.width, count: d, scale: sum > 0 ? 1 / sum : 0)
     }
+}
+
+/// One online-softmax step: the four query rows from `r0` of `tile` against the `tileKeys`
+/// keys from `keyStart`. A function of its own so that the kernels it calls inline into it.
+@inline(never)
+private func step<Width: HeadWidth>(_ p: AttentionProblem, group r0: Int, of tile: QueryTile, keyStart: Int,
+                                    tileKeys: Int, width: Width.Type, buffers: FlashBuffers) {
+    let d = Width.value(p.headWidth)
+    let dp = (d + vectorLanes - 1) / vectorLanes * vectorLanes
+    let chunks = (tileKeys + FlashTiling.keyChunk - 1) / FlashTiling.keyChunk
+    let paddedTileKeys = chunks * FlashTiling.keyChunk
+    let keysT = buffers.keys + keyStart * d
+    let scores = buffers.scores, maxima = buffers.maxima, sums = buffers.sums
+    var rowMaxima = RowMaxima()
+    for chunk in 0 ..< chunks {
+        flashScores(queries: buffers.queries + r0 * d, width: Width.self, d: d,
+                    keysT: keysT + chunk * d * FlashTiling.keyChunk,
+                    scores: scores + chunk * FlashTiling.keyChunk, stride: FlashTiling.keyTile,
+                    maxima: &rowMaxima)
+    }
+    // Without bias or padding keys, the maxima the score kernel collected are the tile's.
+    var tileMaxima = rowMaxima.maxima()
+    if p.bias != nil || tileKeys != paddedTileKeys {
+        for r in 0 ..< FlashTiling.groupRows {
+            let query = tile.firstQuery + r0 + r
+            let bias = r0 + r < tile.rows ? p.bias.map { $0 + query * p.keys + keyStart } : nil
+            tileMaxima[r] = prepareScores(scores + r * FlashTiling.keyTile, count: tileKeys,
+                                          paddedCount: paddedTileKeys, bias: bias)
+        }
+    }
+    var rescale = FloatVector(repeating: 1)
+    var offsets = SIMD4<Float>()
+    for r in 0 ..< FlashTiling.groupRows {
+        let previous = maxima[r0 + r]
+        let maximum = max(previous, tileMaxima[r])
+        // All keys so far masked: subtracting 0 keeps every weight an exact 0 (never NaN).
+        offsets[r] = maximum == -.infinity ? 0 : maximum
+        rescale[r] = previous == maximum ? 1
+            : previous == -.infinity ? 0 : fastExp2(FloatVector(repeating: previous - offsets[r]))[0]
+        maxima[r0 + r] = maximum
+    }
+    let tileSums = exponentiateScores(scores, count: paddedTileKeys, minus: offsets)
+    for r in 0 ..< FlashTiling.groupRows { sums[r0 + r] = sums[r0 + r] * rescale[r] + tileSums[r] }
+    flashAccumulate(weights: scores, stride: FlashTiling.keyTile, keys: tileKeys,
+                    values: buffers.values + keyStart * dp, paddedWidth: dp,
+                    accumulators: buffers.accumulators + r0 * dp, rescale: rescale)
 }
 
 /// `scores[r * stride + (0 ..< 16)] = q_r · keysT` for the four query rows at `queries`
@@ -221,15 +235,10 @@ private struct RowMaxima {
         row3 = laneMax(row3, laneMax(s30, s31))
     }
 
-    /// The largest score seen in row `r`.
+    /// The largest score seen in each row.
     @inline(__always)
-    func maximum(ofRow r: Int) -> Float {
-        switch r {
-        case 0: horizontalMax(row0)
-        case 1: horizontalMax(row1)
-        case 2: horizontalMax(row2)
-        default: horizontalMax(row3)
-        }
+    func maxima() -> SIMD4<Float> {
+        SIMD4(horizontalMax(row0), horizontalMax(row1), horizontalMax(row2), horizontalMax(row3))
     }
 }
 
@@ -275,30 +284,30 @@ private func prepareScores(_ row: UnsafeMutablePointer<Float>, count: Int, padde
     return maximum
 }
 
-/// Replaces `row[0 ..< count]` (a whole number of vectors) by `2^(row - offset)` and returns
-/// the sum of the results.
-@inline(__always)
-private func exponentiateScores(_ row: UnsafeMutablePointer<Float>, count: Int, minus offset: Float) -> Float {
-    let shift = FloatVector(repeating: offset)
-    var sum0 = FloatVector(), sum1 = FloatVector()
-    var index = 0
-    // Two independent chains hide the latency of the polynomial.
-    while index + 2 * vectorLanes <= count {
-        let e0 = fastExp2(loadVector(row + index) - shift)
-        let e1 = fastExp2(loadVector(row + index + vectorLanes) - shift)
-        storeVector(e0, row + index)
-        storeVector(e1, row + index + vectorLanes)
-        sum0 += e0
-        sum1 += e1
-        index += 2 * vectorLanes
+/// Replaces row `r` of a group's scores (`[4][keyTile]`, the first `count` of each, whole
+/// chunks) by `2^(score - offsets[r])` and returns each row's sum. One call per group: the
+/// constants of the polynomial load once for all four rows.
+private func exponentiateScores(_ scores: UnsafeMutablePointer<Float>, count: Int,
+                                minus offsets: SIMD4<Float>) -> SIMD4<Float> {
+    var sums = SIMD4<Float>()
+    for r in 0 ..< FlashTiling.groupRows {
+        let row = scores + r &* FlashTiling.keyTile
+        let shift = FloatVector(repeating: offsets[r])
+        var sum0 = FloatVector(), sum1 = FloatVector()
+        var index = 0
+        // Two independent chains hide the latency of the polynomial.
+        while index < count {
+            let e0 = fastExp2(loadVector(row + index) - shift)
+            let e1 = fastExp2(loadVector(row + (index &+ vectorLanes)) - shift)
+            storeVector(e0, row + index)
+            storeVector(e1, row + (index &+ vectorLanes))
+            sum0 += e0
+            sum1 += e1
+            index &+= FlashTiling.keyChunk
+        }
+        sums[r] = horizontalSum(sum0 + sum1)
     }
-    while index < count {
-        let e = fastExp2(loadVector(row + index) - shift)
-        storeVector(e, row + index)
-        sum0 += e
-        index += vectorLanes
-    }
-    return horizontalSum(sum0 + sum1)
+    return sums
 }
 
 /// `accumulators[r] = accumulators[r] * rescale[r] + weights[r] · values` for the four rows of a

@@ -66,10 +66,13 @@ struct HostBuffer: @unchecked Sendable {
 /// instead, in size classes an eighth of a power of two apart (at most 12.5% slack), and hands
 /// them to the next request of the same class, already mapped.
 ///
-/// What it keeps is bounded: the buffers in use plus those cached never exceed the largest
-/// amount ever in use at once (a miss that would exceed it first frees cached buffers, largest
-/// first), and the cache alone never exceeds ``cacheLimitBytes``. A model run repeatedly thus
-/// settles at its peak working set, and no higher.
+/// What it keeps is bounded: the buffers in use plus those cached never exceed
+/// ``footprintFactor`` times the largest amount ever in use at once (a miss that would exceed
+/// it first frees cached buffers of the classes least recently used), and the cache alone
+/// never exceeds ``cacheLimitBytes``. The slack above the peak is what lets every size class
+/// keep its own high-water mark: with a bound of exactly the peak, a forward pass whose
+/// tensors come in a dozen sizes would evict, at each miss, a buffer the next op needs.
+/// A model run repeatedly thus settles at about its peak working set.
 final class HostBufferPool: Sendable {
     /// Buffers below this go straight to `malloc`, whose own free lists serve them well.
     static let minimumPooledBytes = 64 << 10
@@ -80,9 +83,16 @@ final class HostBufferPool: Sendable {
     /// The most bytes the pool keeps cached (a quarter of physical memory for the shared pool).
     let cacheLimitBytes: Int
 
+    /// Buffers in use plus cached stay within this multiple of the peak in use.
+    static let footprintFactor = 3
+
     private struct State: ~Copyable {
         /// Cached buffers by size class.
         var cached: [Int: [HostBuffer]] = [:]
+        /// When each size class was last allocated from or released to (a counter of requests).
+        var lastUse: [Int: Int] = [:]
+        /// Requests so far.
+        var clock = 0
         /// Bytes in `cached`.
         var cachedBytes = 0
         /// Bytes of pooled buffers currently handed out.
@@ -117,19 +127,25 @@ final class HostBufferPool: Sendable {
         let size = Self.sizeClass(byteCount)
         var evicted: [HostBuffer] = []
         let reused: HostBuffer? = state.withLock { state in
+            state.clock += 1
+            state.lastUse[size] = state.clock
             state.liveBytes += size
             state.peakLiveBytes = max(state.peakLiveBytes, state.liveBytes)
             if let buffer = state.cached[size]?.popLast() {
+                // Classes with no buffer leave the dictionary, so eviction never picks an empty one.
+                if state.cached[size]?.isEmpty ?? false { state.cached[size] = nil }
                 state.cachedBytes -= size
                 state.hits += 1
                 return buffer
             }
             state.misses += 1
-            // Free cached buffers of other classes until the new one fits under the peak.
-            while state.cachedBytes > 0, state.liveBytes + state.cachedBytes > state.peakLiveBytes {
-                guard let largest = state.cached.keys.max(), let buffer = state.cached[largest]?.popLast() else { break }
-                if state.cached[largest]?.isEmpty ?? false { state.cached[largest] = nil }
-                state.cachedBytes -= largest
+            // Free cached buffers, least recently used classes first, until the footprint fits.
+            let limit = Self.footprintFactor * state.peakLiveBytes
+            while state.cachedBytes > 0, state.liveBytes + state.cachedBytes > limit {
+                guard let stalest = state.cached.keys.min(by: { state.lastUse[$0, default: 0] < state.lastUse[$1, default: 0] }),
+                      let buffer = state.cached[stalest]?.popLast() else { break }
+                if state.cached[stalest]?.isEmpty ?? false { state.cached[stalest] = nil }
+                state.cachedBytes -= stalest
                 evicted.append(buffer)
             }
             return nil
@@ -146,6 +162,8 @@ final class HostBufferPool: Sendable {
             return
         }
         let kept = state.withLock { state in
+            state.clock += 1
+            state.lastUse[buffer.byteCount] = state.clock
             state.liveBytes -= buffer.byteCount
             guard state.cachedBytes + buffer.byteCount <= cacheLimitBytes else { return false }
             state.cached[buffer.byteCount, default: []].append(buffer)
@@ -161,6 +179,7 @@ final class HostBufferPool: Sendable {
         let buffers: [HostBuffer] = state.withLock { state in
             let all = state.cached.values.flatMap { $0 }
             state.cached = [:]
+            state.lastUse = [:]
             state.cachedBytes = 0
             state.peakLiveBytes = state.liveBytes
             return all

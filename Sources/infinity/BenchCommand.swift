@@ -1,10 +1,16 @@
+import CPUBackend
 import Foundation
 import Model
+import Parallel
 import Tensor
 
 /// `infinity bench ...`: benchmarks that print figures (never pass/fail).
 enum BenchCommand {
     static let usage = """
+    usage: infinity bench parallel --model DIR [--frames 64,128,256,512,1024] [--clip-frames F]
+                                  [--height H] [--width W] [--steps S] [--threads N]
+      Clip-parallel generation of videos of each length (in-process, one worker): seconds per
+      step, frames/s, and the process's peak memory: in all, and above the model's per clip.
     usage: infinity bench unet --model DIR [--batch B] [--frames F] [--height H] [--width W]
                               [--backend cpu] [--threads N] [--iterations N] [--warmup N]
                               [--seed K] [--fps N] [--profile]
@@ -17,14 +23,73 @@ enum BenchCommand {
             print(usage)
             return
         }
-        guard kind == "unet" else {
-            throw Arguments.Failure(description: "unknown benchmark '\(kind)'\n\(usage)")
-        }
         if arguments.dropFirst().contains("--help") {
             print(usage)
             return
         }
-        let options = try Arguments(arguments.dropFirst(), flags: ["profile"], options: [
+        switch kind {
+        case "unet": try await unet(arguments.dropFirst())
+        case "parallel": try await parallel(arguments.dropFirst())
+        default: throw Arguments.Failure(description: "unknown benchmark '\(kind)'\n\(usage)")
+        }
+    }
+
+    /// `bench parallel`: frames/s and peak memory of clip-parallel generation as videos grow.
+    static func parallel(_ arguments: ArraySlice<String>) async throws {
+        let options = try Arguments(arguments, options: [
+            "model", "frames", "clip-frames", "height", "width", "steps", "threads", "backend",
+        ])
+        let lengths = try options.ints("frames", default: [64, 128, 256, 512, 1024], range: 1 ... 1_000_000)
+        let clipFrames = try options.int("clip-frames", default: 16, range: 1 ... 100_000)
+        let height = try options.int("height", default: 32, range: 1 ... 1024)
+        let width = try options.int("width", default: 32, range: 1 ... 1024)
+        let steps = try options.int("steps", default: 1, range: 1 ... 1000)
+        let backend = try makeBackend(options)
+        let model = try UNet3DConditionModel.load(path: try options.required("model"), backend: backend)
+        let dim = model.config.crossAttentionDim
+        var generator = TorchGenerator(seed: 1)
+        let embeddings = try PromptEmbeddings(
+            prompts: HostTensor(shape: [1, 77, dim], values: generator.randn(count: 77 * dim)),
+            negative: HostTensor(shape: [77, dim], values: generator.randn(count: 77 * dim)))
+        let scheduler = try makeScheduler(config: .textToVideoDefault, kind: .ddim, steps: steps)
+        print("clip-parallel generation  backend=\(backend.name)  \(height)x\(width) latents, clips of \(clipFrames) frames, \(steps) step(s), CFG")
+        print("frames  clips  s/step  frames/s  peak RSS (MiB)  per clip (MiB)")
+        for frames in lengths {
+            let plan = try ClipPlan(totalFrames: frames, maxClipFrames: min(clipFrames, frames))
+            let pipeline = try ClipParallelPipeline(workers: [model], plan: plan, guidance: 7.5)
+            resetPeakResident()
+            let baseline = residentBytes(field: "VmRSS:")
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try await pipeline.generate(embeddings: embeddings, height: height, width: width, seed: 0,
+                                            scheduler: scheduler)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(steps)
+            let peak = Double(residentBytes(field: "VmHWM:")) / 1_048_576
+            let perClip = (peak - Double(baseline) / 1_048_576) / Double(plan.count)
+            print("\(String(frames).padding(to: 6))  \(String(plan.count).padding(to: 5))  \(fixed(seconds, 2).padding(to: 6))  \(fixed(Double(frames) / seconds, 1).padding(to: 8))  \(fixed(peak, 0).padding(to: 14))  \(fixed(perClip, 1))")
+        }
+    }
+
+    /// A resident-set figure of this process from /proc/self/status (`VmRSS:` now, `VmHWM:`
+    /// the peak since the last reset), in bytes; 0 where the file is unavailable.
+    static func residentBytes(field: String) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kilobytes * 1024
+    }
+
+    /// Resets the peak resident set to the current one (Linux: write 5 to clear_refs).
+    static func resetPeakResident() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    /// `bench unet`: one UNet forward's time, optionally per op.
+    static func unet(_ arguments: ArraySlice<String>) async throws {
+        if arguments.contains("--help") {
+            print(usage)
+            return
+        }
+        let options = try Arguments(arguments, flags: ["profile"], options: [
             "model", "batch", "frames", "height", "width", "backend", "threads", "iterations", "warmup", "seed", "fps",
         ])
         let profiler = options.flag("profile") ? ProfilingBackend(try makeBackend(options)) : nil
