@@ -141,7 +141,7 @@ import Testing
     /// 14 -> 46 is a size where PyTorch's single-precision scale differs from the exact formula:
     /// output 23 reads input 6 (`23 * Float(14 / 46)` rounds below 7), not `23 * 14 / 46 = 7`.
     /// Indices from:
-    /// /work/refvenv/bin/python -c "import torch; print(torch.nn.functional.interpolate(
+    /// .venv-ref/bin/python -c "import torch; print(torch.nn.functional.interpolate(
     ///     torch.arange(14.).reshape(1,1,1,14), size=(1,46), mode='nearest').flatten().int().tolist())"
     @Test func upsampleNearestMatchesTorchSingleScale() throws {
         let torchIndices = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 8, 8, 8,

@@ -5,7 +5,7 @@ import Testing
 /// `timestepEmbedding` against diffusers' `get_timestep_embedding` (torch 2.13 CPU, diffusers 0.42.1).
 ///
 /// Reference values from (columns picked with `e[:, cols]`, each value printed as float32):
-///   /work/refvenv/bin/python -c "import torch; from diffusers.models.embeddings import get_timestep_embedding as g;
+///   .venv-ref/bin/python -c "import torch; from diffusers.models.embeddings import get_timestep_embedding as g;
 ///     print(g(torch.tensor([0., 1., 37.5, 999.]), DIM, flip_sin_to_cos=FLIP, downscale_freq_shift=SHIFT).tolist())"
 ///
 /// Tolerance `1e-6 + 2.4e-7 * t` per value: the arguments `t * frequency` are bit-identical to

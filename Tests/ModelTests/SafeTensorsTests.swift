@@ -4,7 +4,7 @@ import Tensor
 @testable import Model
 
 // Files written by the Python safetensors library (0.8.0, torch 2.13), made by
-//     /work/refvenv/bin/python scripts/fixtures/make_safetensors_fixture.py
+//     .venv-ref/bin/python scripts/fixtures/make_safetensors_fixture.py
 // which prints each file as base64; see the script for the tensors' values.
 private enum ReferenceFiles {
     /// One tensor per convertible dtype (edge values), an empty and a scalar tensor, metadata
