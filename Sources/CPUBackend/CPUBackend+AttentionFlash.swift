@@ -5,7 +5,7 @@
 // the values row-major with the head width rounded up to whole vectors (`[Lk][d']`); both stay
 // in a core's L2 while that core works through the head's queries. Queries go in tiles of up
 // to 64 rows, scaled by `scale * log2(e)` so that the softmax is a base-2 exponential. For each
-// tile of 256 keys and each group of four query rows:
+// tile of 512 keys and each group of four query rows:
 //   1. scores: a 4 x 16 register block of FMAs per 16 keys (broadcast query element times a
 //      vector of 16 transposed keys), written to a small buffer that lives in L1;
 //   2. softmax step: the bias added, the row maximum taken, the running maximum raised, and the
@@ -261,7 +261,7 @@ private func prepareScores(_ row: UnsafeMutablePointer<Float>, count: Int, padde
         while index < vectorEnd {
             let biased = loadVector(row + index).addingProduct(loadVector(bias + index), log2e)
             storeVector(biased, row + index)
-            maxima.replace(with: biased, where: biased .> maxima)
+            maxima = laneMax(maxima, biased)
             index += vectorLanes
         }
         while index < count {
@@ -270,8 +270,7 @@ private func prepareScores(_ row: UnsafeMutablePointer<Float>, count: Int, padde
         }
     } else {
         while index < vectorEnd {
-            let values = loadVector(row + index)
-            maxima.replace(with: values, where: values .> maxima)
+            maxima = laneMax(maxima, loadVector(row + index))
             index += vectorLanes
         }
     }
@@ -428,8 +427,8 @@ struct FlashTiling {
     /// Keys per register block of scores: two vectors.
     static let keyChunk = 16
     /// Keys per online-softmax step. The step's fixed costs (a row maximum, a rescale) spread
-    /// over this many keys, and its scores (`4 x 256` floats) stay in L1.
-    static let keyTile = 256
+    /// over this many keys, and its scores (`4 x 512` floats, 8 KiB) stay in L1.
+    static let keyTile = 512
 
     /// Query rows per parallel item: enough to reuse each key tile many times, few enough
     /// that the items spread over the cores even for one (batch row, head).
@@ -455,7 +454,7 @@ struct FlashTiling {
 }
 
 /// One parallel chunk's scratch memory for the fused kernel.
-struct FlashBuffers {
+private struct FlashBuffers {
     /// Packed transposed keys of the current (batch row, head): `[paddedKeys / 16][d][16]`.
     let keys: UnsafeMutablePointer<Float>
     /// Packed values of the current (batch row, head): `[paddedKeys][paddedWidth]`.

@@ -7,9 +7,9 @@ import Darwin
 import Tensor
 import Testing
 
-// `attention` against a naive reference with double-precision accumulation, over both kernels:
-// the direct one (at most 64 keys) and the fused one (online softmax over tiles of 128 keys,
-// query rows in groups of 4 and tiles of 64, head widths 8/16/32/64 specialised). Every
+// `attention` against a naive reference with double-precision accumulation. The shapes probe
+// the fused kernel's tiling: an online softmax over tiles of `FlashTiling.keyTile` keys, query
+// rows in groups of 4 and tiles of 64, and head widths 8/16/32/64 specialised. Every
 // comparison allows a maximum absolute error of 1e-4 times the larger of 1 and the reference's
 // largest magnitude: the outputs are convex combinations of values in [-1, 1], and float32
 // accumulation over at most 1100 keys with a 2e-7 exponential stays far below that.
@@ -30,22 +30,22 @@ struct AttentionOpsTests {
         case finite
         /// Finite values with scattered `-infinity` entries and a first row masked entirely.
         case masked
-        /// Whole key tiles masked per row: odd rows see no key below 130 (so their first tile
-        /// is entirely masked and the running maximum starts at `-infinity`), rows `4k + 2`
+        /// Whole key tiles masked per row: odd rows see no key of the first tile nor the next
+        /// two (so the running maximum stays `-infinity` through a whole tile), rows `4k + 2`
         /// see only the first 5 keys, and the first row sees none.
         case tiled
     }
 
     @Test(arguments: [
-        // Direct kernel (at most 64 keys).
+        // Few keys (temporal attention: one key per frame).
         Case(batch: 1, queries: 1, keys: 1, heads: 1, headWidth: 1),
         Case(batch: 2, queries: 5, keys: 3, heads: 2, headWidth: 3),
         Case(batch: 3, queries: 16, keys: 16, heads: 8, headWidth: 8),
         Case(batch: 1, queries: 33, keys: 17, heads: 1, headWidth: 8),
         Case(batch: 2, queries: 7, keys: 64, heads: 2, headWidth: 40),
         Case(batch: 1, queries: 300, keys: 9, heads: 2, headWidth: 3),
-        // Fused kernel: every specialised head width, generic odd and wide ones, query counts
-        // that leave partial groups and tiles, key counts that leave partial chunks and tiles.
+        // Every specialised head width, generic odd and wide ones, query counts that leave
+        // partial groups and tiles, key counts that leave partial chunks and span key tiles.
         Case(batch: 1, queries: 5, keys: 65, heads: 1, headWidth: 3),
         Case(batch: 2, queries: 40, keys: 77, heads: 8, headWidth: 8),
         Case(batch: 2, queries: 67, keys: 300, heads: 2, headWidth: 8),
@@ -57,6 +57,7 @@ struct AttentionOpsTests {
         Case(batch: 1, queries: 6, keys: 70, heads: 1, headWidth: 160),
         Case(batch: 1, queries: 200, keys: 200, heads: 2, headWidth: 40),
         Case(batch: 1, queries: 70, keys: 1100, heads: 1, headWidth: 1),
+        Case(batch: 2, queries: 9, keys: 1030, heads: 2, headWidth: 8),
     ], BiasKind.allCases)
     func attentionMatchesReference(_ c: Case, bias biasKind: BiasKind) throws {
         var random = TestRandom(seed: 4)
@@ -77,7 +78,8 @@ struct AttentionOpsTests {
         case .tiled:
             var values = random.values(c.queries * c.keys).map { 2 * $0 }
             for i in 0 ..< c.queries {
-                for j in 0 ..< c.keys where i == 0 || (i % 2 == 1 && j < 130) || (i % 4 == 2 && j >= 5) {
+                let hidden = FlashTiling.keyTile + 2
+                for j in 0 ..< c.keys where i == 0 || (i % 2 == 1 && j < hidden) || (i % 4 == 2 && j >= 5) {
                     values[i * c.keys + j] = -.infinity
                 }
             }
