@@ -5,9 +5,9 @@ extension CPUBackend {
     ///
     /// One GEMM over all leading rows, split into a block of rows per thread (see
     /// ``parallelSgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:prepare:)``). Each
-    /// thread writes the bias into its block and the GEMM accumulates onto it (`beta = 1`),
-    /// which costs OpenBLAS nothing extra: with `beta = 0` it would clear the output in a pass
-    /// of its own.
+    /// thread writes the bias into its block and the GEMM accumulates onto it (`beta = 1`), in
+    /// place of the separate pass OpenBLAS would make to clear the output for `beta = 0`
+    /// (which it does make when there is no bias).
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
         let op = "linear"
         guard x.rank >= 1 else { throw TensorError("\(op): input must have at least one axis, got a scalar") }
@@ -22,17 +22,20 @@ extension CPUBackend {
         for extent in [rows, outFeatures, inFeatures] { try checkedGemmExtent(extent, op) }
 
         let (result, out) = makeTensor(Array(x.shape.dropLast()) + [outFeatures])
-        let biasValues = bias?.cpu
+        guard let biasValues = bias?.cpu else {
+            parallelSgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                          a: x.cpu, lda: inFeatures, b: weight.cpu, ldb: inFeatures, beta: 0, c: out, ldc: outFeatures)
+            return result
+        }
         parallelSgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
                       a: x.cpu, lda: inFeatures, b: weight.cpu, ldb: inFeatures, beta: 1, c: out, ldc: outFeatures) {
             blockRows, blockColumns in
+            // A plain loop, not `update(from:)`: rows are often 32-128 floats, where a `memmove`
+            // call per row costs more than the copy.
+            let source = biasValues + blockColumns.lowerBound
             for row in blockRows {
                 let destination = out + row * outFeatures + blockColumns.lowerBound
-                if let biasValues {
-                    destination.update(from: biasValues + blockColumns.lowerBound, count: blockColumns.count)
-                } else {
-                    destination.update(repeating: 0, count: blockColumns.count)
-                }
+                for column in 0 ..< blockColumns.count { destination[column] = source[column] }
             }
         }
         return result
