@@ -2,8 +2,8 @@ import COpenBLAS
 import Tensor
 
 // Shared plumbing of the GEMM-family ops (linear, convolutions, attention): the one place that
-// calls OpenBLAS, the switch that keeps OpenBLAS single-threaded inside `parallelFor`, the
-// vectorised exponential of the softmax, and the shape checks.
+// calls OpenBLAS, GEMM partitioning across the backend's threads (OpenBLAS itself stays
+// single-threaded), the vectorised exponential, and the shape checks.
 
 extension CPUBackend {
     /// Row-major `c = alpha * op(a) @ op(b) + beta * c` with `op(a)` `[m, k]`, `op(b)` `[k, n]`.
@@ -19,46 +19,6 @@ extension CPUBackend {
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)),
                     beta, c, Int32(max(ldc, 1)))
-    }
-
-    /// Runs `body` with OpenBLAS restricted to one thread.
-    ///
-    /// Ops that issue many small GEMMs from the chunks of a ``parallelFor(_:grain:_:)`` call this
-    /// around the loop: each chunk already owns a core, and a GEMM that fanned out to OpenBLAS's
-    /// own pool on top (it does so above `m * n * k = 262144` in OpenBLAS 0.3.21) would put two
-    /// threads on each core. The thread count is process-wide OpenBLAS state, restored on exit.
-    func withSingleThreadedBLAS<Result>(_ body: () throws -> Result) rethrows -> Result {
-        guard threads > 1 else { return try body() }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(threads)) }
-        return try body()
-    }
-
-    /// Writes `bias` (or zeros) into each of the `rows` rows of the row-major `[rows, columns]`
-    /// matrix at `out`, in parallel, so that a following GEMM can accumulate onto it.
-    func fillRows(_ out: UnsafeMutablePointer<Float>, rows: Int, columns: Int, with bias: Tensor?) {
-        let values = bias?.cpu
-        parallelFor(rows, grain: max(1, 16_384 / max(columns, 1))) { range in
-            for row in range {
-                let destination = out + row * columns
-                if let values {
-                    destination.update(from: values, count: columns)
-                } else {
-                    destination.update(repeating: 0, count: columns)
-                }
-            }
-        }
-    }
-
-    /// Writes `bias[row % channels]` (or zero) into every element of row `row` of the row-major
-    /// `[rows, columns]` matrix at `out`: the per-channel bias of a `[N, channels, ...]` output.
-    func fillChannels(_ out: UnsafeMutablePointer<Float>, rows: Int, columns: Int, channels: Int, with bias: Tensor?) {
-        let values = bias?.cpu
-        parallelFor(rows, grain: max(1, 16_384 / max(columns, 1))) { range in
-            for row in range {
-                out.advanced(by: row * columns).update(repeating: values?[row % channels] ?? 0, count: columns)
-            }
-        }
     }
 }
 
@@ -162,66 +122,6 @@ func loadVector(_ pointer: UnsafePointer<Float>) -> FloatVector {
 @inline(__always)
 func storeVector(_ value: FloatVector, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: FloatVector.self)
-}
-
-/// Turns `row[0 ..< count]` (plus `bias[0 ..< count]` when given) into `exp(row - max(row))` in
-/// place and returns `1 / sum`, the factor that normalises it; a row that is entirely `-infinity`
-/// becomes zeros and returns 0, so a fully masked query attends to nothing.
-///
-/// The caller scales its output by the returned factor rather than this function dividing the
-/// row, which is cheaper when the row is longer than the output it weights.
-@inline(__always)
-func exponentiateRow(_ row: UnsafeMutablePointer<Float>, count: Int, adding bias: UnsafePointer<Float>?) -> Float {
-    let vectorEnd = count - count % vectorLanes
-    var maxima = FloatVector(repeating: -.infinity)
-    var maximum = -Float.infinity
-    if let bias {
-        var index = 0
-        while index < vectorEnd {
-            let biased = loadVector(row + index) + loadVector(bias + index)
-            storeVector(biased, row + index)
-            maxima.replace(with: biased, where: biased .> maxima)
-            index += vectorLanes
-        }
-        while index < count {
-            row[index] += bias[index]
-            maximum = max(maximum, row[index])
-            index += 1
-        }
-    } else {
-        var index = 0
-        while index < vectorEnd {
-            let values = loadVector(row + index)
-            maxima.replace(with: values, where: values .> maxima)
-            index += vectorLanes
-        }
-        while index < count {
-            maximum = max(maximum, row[index])
-            index += 1
-        }
-    }
-    maximum = max(maximum, horizontalMax(maxima))
-    guard maximum > -.infinity else {
-        row.update(repeating: 0, count: count)
-        return 0
-    }
-    var sums = FloatVector()
-    var index = 0
-    while index < vectorEnd {
-        let e = vectorExp(loadVector(row + index) - maximum)
-        storeVector(e, row + index)
-        sums += e
-        index += vectorLanes
-    }
-    if index < count {
-        // The tail goes through the same polynomial so every weight is computed alike.
-        var tail = FloatVector(repeating: -.infinity)
-        for lane in 0 ..< count - index { tail[lane] = row[index + lane] }
-        let e = vectorExp(tail - maximum)
-        for lane in 0 ..< count - index { row[index + lane] = e[lane] }
-        sums += e
-    }
-    return 1 / horizontalSum(sums)
 }
 
 // MARK: Partitioned GEMM

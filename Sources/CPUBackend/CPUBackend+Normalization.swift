@@ -8,56 +8,13 @@ extension CPUBackend {
     /// in a fixed order, so the result does not depend on the thread count.
     public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?,
                           epsilon: Float) throws -> Tensor {
-        precondition(x.rank >= 2, "groupNorm: input \(x.shape) needs at least the axes [N, C]")
-        let samples = x.shape[0], channels = x.shape[1]
-        precondition(groups > 0 && channels % groups == 0,
-                     "groupNorm: \(channels) channels of input \(x.shape) do not split into \(groups) groups")
-        precondition(weight.map { $0.shape == [channels] } ?? true,
-                     "groupNorm: weight \(weight?.shape ?? []) must be [\(channels)] for input \(x.shape)")
-        precondition(bias.map { $0.shape == [channels] } ?? true,
-                     "groupNorm: bias \(bias?.shape ?? []) must be [\(channels)] for input \(x.shape)")
-
-        let (result, out) = makeTensor(x.shape)
-        let spatial = x.shape.dropFirst(2).reduce(1, *)
-        let channelsPerGroup = channels / groups
-        let blockLength = channelsPerGroup * spatial
+        let (samples, blockLength) = groupLayout(x, groups: groups, op: "groupNorm")
         let blocks = samples * groups
-        guard blocks > 0, blockLength > 0 else { return result }
-
-        let input = x.cpu
-        let moments = blockMoments(input, blocks: blocks, blockLength: blockLength)
-
-        // Per (sample, channel) row: y = (x - mean) * (rstd * weight) + bias.
-        let rows = samples * channels
-        var means = [Float](repeating: 0, count: rows)
-        var scales = [Float](repeating: 0, count: rows)
-        var shifts = [Float](repeating: 0, count: rows)
-        let gamma = weight?.cpu, beta = bias?.cpu
-        for row in 0 ..< rows {
-            let channel = row % channels
-            let block = moments[row / channelsPerGroup]
-            let rstd = 1 / (block.variance + Double(epsilon)).squareRoot()
-            means[row] = Float(block.mean)
-            scales[row] = Float(rstd * Double(gamma?[channel] ?? 1))
-            shifts[row] = beta?[channel] ?? 0
+        guard blocks > 0, blockLength > 0 else { return try zeros(x.shape) }
+        let moments = blockMoments(x.cpu, blocks: blocks, blockLength: blockLength)
+        return normalizeGroups(x, groups: groups, weight: weight, bias: bias) { block in
+            (moments[block].mean, 1 / (moments[block].variance + Double(epsilon)).squareRoot())
         }
-
-        means.withUnsafeBufferPointer { means in
-            scales.withUnsafeBufferPointer { scales in
-                shifts.withUnsafeBufferPointer { shifts in
-                    parallelFor(rows, grain: max(1, Self.elementGrain / spatial)) { range in
-                        for row in range {
-                            let source = input + row * spatial, destination = out + row * spatial
-                            let mean = means[row], scale = scales[row], shift = shifts[row]
-                            for i in 0 ..< spatial {
-                                destination[i] = (source[i] - mean) * scale + shift
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return result
     }
 
     /// Layer normalisation over the last axis of `x [..., D]`
