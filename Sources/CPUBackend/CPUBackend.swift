@@ -75,6 +75,25 @@ public final class CPUBackend: Sendable {
         HostBufferPool.shared.trim()
     }
 
+    /// Host memory of the process's CPU tensors (those of 64 KiB or more, which hold nearly all
+    /// bytes): in use now, the peak in use since the last ``releaseCachedMemory()``, and the
+    /// freed buffers kept for reuse.
+    public struct MemoryStatistics: Sendable {
+        /// Bytes of tensors alive now.
+        public var tensorBytes: Int
+        /// Most bytes alive at once since the last release of cached memory.
+        public var peakTensorBytes: Int
+        /// Bytes of freed buffers kept for reuse.
+        public var cachedBytes: Int
+    }
+
+    /// Host memory of the process's CPU tensors now; see ``MemoryStatistics``.
+    public static var memoryStatistics: MemoryStatistics {
+        let statistics = HostBufferPool.shared.statistics
+        return MemoryStatistics(tensorBytes: statistics.liveBytes, peakTensorBytes: statistics.peakLiveBytes,
+                                cachedBytes: statistics.cachedBytes)
+    }
+
     // MARK: Parallel loops
 
     /// Runs `body(range)` over `0 ..< count` split into at most `threads` contiguous chunks,

@@ -10,7 +10,8 @@ enum BenchCommand {
     usage: infinity bench parallel --model DIR [--frames 64,128,256,512,1024] [--clip-frames F]
                                   [--height H] [--width W] [--steps S] [--threads N]
       Clip-parallel generation of videos of each length (in-process, one worker): seconds per
-      step, frames/s, and the process's peak memory: in all, and above the model's per clip.
+      step, frames/s, the peak of live tensor memory above the weights (in all and per clip),
+      and the process's peak resident set.
     usage: infinity bench unet --model DIR [--batch B] [--frames F] [--height H] [--width W]
                               [--backend cpu] [--threads N] [--iterations N] [--warmup N]
                               [--seed K] [--fps N] [--profile]
@@ -53,19 +54,21 @@ enum BenchCommand {
             negative: HostTensor(shape: [77, dim], values: generator.randn(count: 77 * dim)))
         let scheduler = try makeScheduler(config: .textToVideoDefault, kind: .ddim, steps: steps)
         print("clip-parallel generation  backend=\(backend.name)  \(height)x\(width) latents, clips of \(clipFrames) frames, \(steps) step(s), CFG")
-        print("frames  clips  s/step  frames/s  peak RSS (MiB)  per clip (MiB)")
+        print("frames  clips  s/step  frames/s  peak tensors (MiB)  per clip (MiB)  peak RSS (MiB)")
         for frames in lengths {
             let plan = try ClipPlan(totalFrames: frames, maxClipFrames: min(clipFrames, frames))
             let pipeline = try ClipParallelPipeline(workers: [model], plan: plan, guidance: 7.5)
             resetPeakResident()
-            let baseline = residentBytes(field: "VmRSS:")
+            CPUBackend.releaseCachedMemory()
+            let weights = CPUBackend.memoryStatistics.tensorBytes
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try await pipeline.generate(embeddings: embeddings, height: height, width: width, seed: 0,
                                             scheduler: scheduler)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(steps)
-            let peak = Double(residentBytes(field: "VmHWM:")) / 1_048_576
-            let perClip = (peak - Double(baseline) / 1_048_576) / Double(plan.count)
-            print("\(String(frames).padding(to: 6))  \(String(plan.count).padding(to: 5))  \(fixed(seconds, 2).padding(to: 6))  \(fixed(Double(frames) / seconds, 1).padding(to: 8))  \(fixed(peak, 0).padding(to: 14))  \(fixed(perClip, 1))")
+            let mebibyte = 1_048_576.0
+            let activations = Double(CPUBackend.memoryStatistics.peakTensorBytes - weights) / mebibyte
+            let resident = Double(residentBytes(field: "VmHWM:")) / mebibyte
+            print("\(String(frames).padding(to: 6))  \(String(plan.count).padding(to: 5))  \(fixed(seconds, 2).padding(to: 6))  \(fixed(Double(frames) / seconds, 1).padding(to: 8))  \(fixed(activations, 0).padding(to: 18))  \(fixed(activations / Double(plan.count), 1).padding(to: 14))  \(fixed(resident, 0))")
         }
     }
 
