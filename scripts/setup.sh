@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Infinity builds and runs with (idempotent; needs root or sudo).
-# Used by the README's commands and by .ci/run.
+# Installs what Infinity builds and runs with (idempotent; needs root or sudo). Used by the
+# README's commands and by .ci/run.
+#
+#   scripts/setup.sh            Debian packages for building and running
+#   scripts/setup.sh --tests    also: the generated-code check and the Python venv of the
+#                               gRPC interop tests (.venv-interop, grpcio from PyPI)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(pkg-config libopenblas-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libvulkan-dev)
+if [ "${1:-}" = "--tests" ]; then
+    packages+=(python3 python3-venv)
+fi
 
 missing=()
 for package in "${packages[@]}"; do
@@ -14,4 +22,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ "${1:-}" = "--tests" ]; then
+    scripts/check-generated.sh
+    scripts/interop/setup-venv.sh
 fi
