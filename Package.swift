@@ -43,7 +43,7 @@ let package = Package(
         // gRPC over HTTP/2 on nghttp2: server, client channel, health. Knows nothing of models.
         .target(name: "RPC", dependencies: ["CNGHTTP2", "CEpoll", "Wire"]),
         // The command-line tool.
-        .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),
+        .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel", "RPC"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend"]),
@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "ParallelTests", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Wire"]),
         // Runs the built `infinity` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["infinity", "Model"]),
+        .testTarget(name: "CLITests", dependencies: ["infinity", "Model", "RPC"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -21,11 +21,11 @@ enum BenchCommand {
 
     static func run(_ arguments: ArraySlice<String>) async throws {
         guard let kind = arguments.first, kind != "--help", kind != "-h" else {
-            print(usage)
+            say(usage)
             return
         }
         if arguments.dropFirst().contains("--help") {
-            print(usage)
+            say(usage)
             return
         }
         switch kind {
@@ -53,8 +53,8 @@ enum BenchCommand {
             prompts: HostTensor(shape: [1, 77, dim], values: generator.randn(count: 77 * dim)),
             negative: HostTensor(shape: [77, dim], values: generator.randn(count: 77 * dim)))
         let scheduler = try makeScheduler(config: .textToVideoDefault, kind: .ddim, steps: steps)
-        print("clip-parallel generation  backend=\(backend.name)  \(height)x\(width) latents, clips of \(clipFrames) frames, \(steps) step(s), CFG")
-        print("frames  clips  s/step  frames/s  peak tensors (MiB)  per clip (MiB)  peak RSS (MiB)")
+        say("clip-parallel generation  backend=\(backend.name)  \(height)x\(width) latents, clips of \(clipFrames) frames, \(steps) step(s), CFG")
+        say("frames  clips  s/step  frames/s  peak tensors (MiB)  per clip (MiB)  peak RSS (MiB)")
         for frames in lengths {
             let plan = try ClipPlan(totalFrames: frames, maxClipFrames: min(clipFrames, frames))
             let pipeline = try ClipParallelPipeline(workers: [model], plan: plan, guidance: 7.5)
@@ -68,7 +68,7 @@ enum BenchCommand {
             let mebibyte = 1_048_576.0
             let activations = Double(CPUBackend.memoryStatistics.peakTensorBytes - weights) / mebibyte
             let resident = Double(residentBytes(field: "VmHWM:")) / mebibyte
-            print("\(String(frames).padding(to: 6))  \(String(plan.count).padding(to: 5))  \(fixed(seconds, 2).padding(to: 6))  \(fixed(Double(frames) / seconds, 1).padding(to: 8))  \(fixed(activations, 0).padding(to: 18))  \(fixed(activations / Double(plan.count), 1).padding(to: 14))  \(fixed(resident, 0))")
+            say("\(String(frames).padding(to: 6))  \(String(plan.count).padding(to: 5))  \(fixed(seconds, 2).padding(to: 6))  \(fixed(Double(frames) / seconds, 1).padding(to: 8))  \(fixed(activations, 0).padding(to: 18))  \(fixed(activations / Double(plan.count), 1).padding(to: 14))  \(fixed(resident, 0))")
         }
     }
 
@@ -89,7 +89,7 @@ enum BenchCommand {
     /// `bench unet`: one UNet forward's time, optionally per op.
     static func unet(_ arguments: ArraySlice<String>) async throws {
         if arguments.contains("--help") {
-            print(usage)
+            say(usage)
             return
         }
         let options = try Arguments(arguments, flags: ["profile"], options: [
@@ -127,14 +127,14 @@ enum BenchCommand {
         }
         times.sort()
         let median = times[times.count / 2]
-        print("unet forward  backend=\(backend.name)  shape=\(shape)  iterations=\(iterations)")
+        say("unet forward  backend=\(backend.name)  shape=\(shape)  iterations=\(iterations)")
         if let profiler {
             let total = profiler.report.reduce(0) { $0 + $1.seconds }
             for entry in profiler.report {
                 let share = fixed(100 * entry.seconds / total, 1)
-                print("  \(entry.op.padding(to: 24)) \(fixed(entry.seconds / Double(iterations), 4)) s/forward  \(share)%  \(entry.calls / iterations) calls")
+                say("  \(entry.op.padding(to: 24)) \(fixed(entry.seconds / Double(iterations), 4)) s/forward  \(share)%  \(entry.calls / iterations) calls")
             }
         }
-        print("median \(fixed(median, 4)) s   best \(fixed(times[0], 4)) s   frames/s \(fixed(Double(batch * frames) / median, 1))")
+        say("median \(fixed(median, 4)) s   best \(fixed(times[0], 4)) s   frames/s \(fixed(Double(batch * frames) / median, 1))")
     }
 }

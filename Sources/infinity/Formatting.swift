@@ -1,3 +1,5 @@
+import Glibc
+
 /// `value` with `digits` decimals, without Foundation's ICU-backed `String(format:)`.
 func fixed(_ value: Double, _ digits: Int) -> String {
     guard value.isFinite else { return "\(value)" }
@@ -17,4 +19,11 @@ extension String {
     func padding(to width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
+}
+
+/// Prints a line and flushes it at once, so progress and "listening on" lines reach pipes
+/// (launchers, tests, log collectors) as they happen rather than when a buffer fills.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
 }

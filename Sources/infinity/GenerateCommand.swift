@@ -60,19 +60,19 @@ enum GenerateCommand {
         let embeddings = try readEmbeddings(embeddingsPath, width: workers[0].config.crossAttentionDim)
 
         let pipeline = try ClipParallelPipeline(workers: workers, plan: plan, config: config, guidance: guidance)
-        print("generating \(frames) frames as \(plan.count) clip\(plan.count == 1 ? "" : "s") of \(plan.clipFrames.max()!) frames or fewer on \(workerCount) in-process worker\(workerCount == 1 ? "" : "s"), \(embeddings.count) prompt\(embeddings.count == 1 ? "" : "s")")
+        say("generating \(frames) frames as \(plan.count) clip\(plan.count == 1 ? "" : "s") of \(plan.clipFrames.max()!) frames or fewer on \(workerCount) in-process worker\(workerCount == 1 ? "" : "s"), \(embeddings.count) prompt\(embeddings.count == 1 ? "" : "s")")
         let start = Date()
         let latents = try await pipeline.generate(embeddings: embeddings, height: height, width: width,
                                                   seed: UInt64(seed), scheduler: scheduler, fps: fps) { progress in
             let elapsed = Date().timeIntervalSince(start)
             let remaining = elapsed / Double(progress.step) * Double(progress.steps - progress.step)
-            print("step \(progress.step)/\(progress.steps) x \(progress.clips) clips  elapsed \(fixed(elapsed, 1)) s  eta \(fixed(remaining, 1)) s")
+            say("step \(progress.step)/\(progress.steps) x \(progress.clips) clips  elapsed \(fixed(elapsed, 1)) s  eta \(fixed(remaining, 1)) s")
         }
         let parent = URL(fileURLWithPath: out).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
         let shape = [workers[0].config.inChannels, frames, height, width]
         try SafeTensorsWriter.write([(name: "latents", shape: shape, values: latents)], to: out)
-        print("wrote \(out): latents \(shape)")
+        say("wrote \(out): latents \(shape)")
     }
 
     /// The worker count of `in-process:N`.

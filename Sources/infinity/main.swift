@@ -14,12 +14,15 @@ commands:
               [--local-frames P] [--global-frames K] [--phase-t T] [--local-bias B]
               [--global-bias B] [--sync-groupnorm] [--reference-padding]
               [--reference-global-sampling] [--token-count-scale]
+  coordinator  serve the coordinator's gRPC endpoint (health for now) until SIGINT/SIGTERM
+              [--listen HOST:PORT] [--token-file FILE] [--grace SECONDS]
+              (the cluster token may also come from INFINITY_CLUSTER_TOKEN)
   bench     benchmarks: `infinity bench unet --help`
 """
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2, !["-h", "--help", "help"].contains(arguments[1]) else {
-    print(usage)
+    say(usage)
     exit(arguments.count >= 2 ? 0 : 2)
 }
 
@@ -29,6 +32,7 @@ do {
     case "forward": try await ForwardCommand.run(rest)
     case "generate": try await GenerateCommand.run(rest)
     case "bench": try await BenchCommand.run(rest)
+    case "coordinator": try await CoordinatorCommand.run(rest)
     default:
         throw Arguments.Failure(description: "unknown command '\(arguments[1])'\n\n\(usage)")
     }

@@ -1,0 +1,103 @@
+import Dispatch
+import Foundation
+import RPC
+
+/// `infinity coordinator`: serves the Coordinator's RPC endpoint (for now the standard health
+/// service; the cluster issue adds the Coordinator service) until SIGINT or SIGTERM, then shuts
+/// down gracefully: GOAWAY, in-flight calls drain.
+enum CoordinatorCommand {
+    /// The environment variable that may hold the cluster token (never a flag: it would show in `ps`).
+    static let tokenVariable = "INFINITY_CLUSTER_TOKEN"
+
+    static func run(_ arguments: ArraySlice<String>) async throws {
+        let options = try Arguments(arguments, options: ["listen", "token-file", "grace"])
+        let (host, port) = try ListenAddress.parse(options.string("listen") ?? "127.0.0.1:50051", flag: "listen")
+        let grace = try options.int("grace", default: 10, range: 0 ... 3600)
+        let token = try clusterToken(file: options.string("token-file"))
+        if token == nil && !ListenAddress.isLoopback(host) {
+            throw Arguments.Failure(description: "listening on \(host) needs a cluster token: pass --token-file FILE or set \(tokenVariable)")
+        }
+
+        let health = HealthService(serving: ["", "infinity.v1.Coordinator"])
+        let server = RPCServer(configuration: ServerConfiguration(host: host, port: port, authToken: token),
+                               services: [health])
+        let bound = try server.start()
+        say("coordinator listening on \(host):\(bound)\(token == nil ? " (no cluster token: loopback only)" : "")")
+
+        await waitForTermination()
+        say("coordinator shutting down (grace \(grace) s)")
+        health.enterNotServing()
+        await server.shutdown(grace: .seconds(grace))
+        say("coordinator stopped")
+    }
+
+    /// The token from `--token-file` (its first line) or the environment; nil when neither.
+    static func clusterToken(file: String?) throws -> String? {
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw Arguments.Failure(description: "--token-file: cannot read '\(file)'")
+            }
+            let token = text.split(whereSeparator: \.isNewline).first.map(String.init)?
+                .trimmingCharacters(in: .whitespaces) ?? ""
+            guard !token.isEmpty else { throw Arguments.Failure(description: "--token-file: '\(file)' holds no token") }
+            return token
+        }
+        if let token = ProcessInfo.processInfo.environment[tokenVariable], !token.isEmpty {
+            return token
+        }
+        return nil
+    }
+
+    /// Returns when the process receives SIGINT or SIGTERM.
+    static func waitForTermination() async {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let queue = DispatchQueue(label: "infinity.signals")
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: queue) }
+            let resumed = ResumeOnce(continuation)
+            for source in sources {
+                source.setEventHandler {
+                    sources.forEach { $0.cancel() }
+                    resumed.resume()
+                }
+                source.resume()
+            }
+        }
+    }
+}
+
+/// Resumes a continuation at most once, from whichever signal arrives first.
+private final class ResumeOnce: @unchecked Sendable {
+    // @unchecked: `continuation` is only touched on the serial signal queue.
+    private var continuation: CheckedContinuation<Void, Never>?
+
+    init(_ continuation: CheckedContinuation<Void, Never>) {
+        self.continuation = continuation
+    }
+
+    func resume() {
+        continuation?.resume()
+        continuation = nil
+    }
+}
+
+/// `HOST:PORT` listen addresses (`[::1]:PORT` for IPv6).
+enum ListenAddress {
+    static func parse(_ text: String, flag: String) throws -> (host: String, port: Int) {
+        var host = Substring(text)
+        guard let colon = text.lastIndex(of: ":") else {
+            throw Arguments.Failure(description: "--\(flag) must be HOST:PORT, got '\(text)'")
+        }
+        host = text[..<colon]
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0 ... 65535).contains(port) else {
+            throw Arguments.Failure(description: "--\(flag) must be HOST:PORT with a port in 0...65535, got '\(text)'")
+        }
+        return (String(host), port)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
