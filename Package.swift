@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "infinity", targets: ["infinity"]),
+        .executable(name: "rpc-echo-server", targets: ["rpc-echo-server"]),
+        .library(name: "RPC", targets: ["RPC"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "CPUBackend", targets: ["CPUBackend"]),
         .library(name: "Model", targets: ["Model"]),
@@ -42,6 +44,9 @@ let package = Package(
         .target(name: "Wire", dependencies: ["CProtobufC"], cSettings: [.headerSearchPath("include")]),
         // gRPC over HTTP/2 on nghttp2: server, client channel, health. Knows nothing of models.
         .target(name: "RPC", dependencies: ["CNGHTTP2", "CEpoll", "Wire"]),
+        // The interop/benchmark Echo service (Protos/infinity/testing/v1/echo.proto) and its server.
+        .target(name: "RPCEcho", dependencies: ["RPC", "Wire"]),
+        .executableTarget(name: "rpc-echo-server", dependencies: ["RPC", "RPCEcho"]),
         // The command-line tool.
         .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel", "RPC"]),
 
@@ -50,7 +55,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "CPUBackend", "Model"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ParallelTests", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),
-        .testTarget(name: "RPCTests", dependencies: ["RPC", "Wire"]),
+        .testTarget(name: "RPCTests", dependencies: ["RPC", "RPCEcho", "Wire"]),
         // Runs the built `infinity` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["infinity", "Model", "RPC"]),
     ],

@@ -1,5 +1,5 @@
-#if canImport(Wire)
 import RPC
+import RPCEcho
 import Testing
 
 /// Malformed input from raw sockets (scripts/interop/bad_input.py, with Python's h2 for the
@@ -23,4 +23,3 @@ struct BadInputTests {
         #expect(status == 0)
     }
 }
-#endif

@@ -1,5 +1,5 @@
-#if canImport(Wire)
 import RPC
+import RPCEcho
 import Testing
 
 /// The Echo messages' protobuf encoding, byte for byte against what protoc's reference encoders
@@ -36,4 +36,3 @@ import Testing
         }
     }
 }
-#endif

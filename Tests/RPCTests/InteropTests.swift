@@ -1,5 +1,5 @@
-#if canImport(Wire)
 import RPC
+import RPCEcho
 import Testing
 
 /// Interop with stock gRPC (Python grpcio 1.85, scripts/interop) both ways: grpcio's client
@@ -220,4 +220,3 @@ extension AsyncStream where Element: Sendable {
         }
     }
 }
-#endif

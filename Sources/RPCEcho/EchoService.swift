@@ -1,24 +1,26 @@
-#if canImport(Wire)
 import RPC
 import Synchronization
 
 /// `infinity.testing.v1.Echo` in Swift: the service our server runs in the interop and bad-input
-/// tests. It behaves as Protos/infinity/testing/v1/echo.proto documents, exactly like
+/// tests and in the gRPC benchmark (`rpc-echo-server`). It behaves as Protos/infinity/testing/v1/echo.proto documents, exactly like
 /// scripts/interop/echo_server.py, so the grpcio client's checks hold against either server.
-final class EchoService: RPCService {
-    static let name = "infinity.testing.v1.Echo"
-    static let get = MethodDescriptor(service: name, method: "Get")
-    static let expand = MethodDescriptor(service: name, method: "Expand")
-    static let collect = MethodDescriptor(service: name, method: "Collect")
-    static let update = MethodDescriptor(service: name, method: "Update")
+public final class EchoService: RPCService {
+    public static let name = "infinity.testing.v1.Echo"
+    public static let get = MethodDescriptor(service: name, method: "Get")
+    public static let expand = MethodDescriptor(service: name, method: "Expand")
+    public static let collect = MethodDescriptor(service: name, method: "Collect")
+    public static let update = MethodDescriptor(service: name, method: "Update")
 
     /// Calls that ended (cancelled or past their deadline) while their handler waited out
     /// delay_ms: what `Get("__cancelled__")` reports.
     private let cancelled = Mutex(0)
 
-    var serviceName: String { Self.name }
+    /// A service with no calls cancelled yet.
+    public init() {}
 
-    var methods: [ServerMethod] {
+    public var serviceName: String { Self.name }
+
+    public var methods: [ServerMethod] {
         [
             .unary("Get") { [self] (request: EchoRequest, context: ServerCallContext) async throws -> EchoResponse in
                 echoMetadata(context)
@@ -105,4 +107,3 @@ final class EchoService: RPCService {
         }
     }
 }
-#endif

@@ -1,21 +1,27 @@
 // The interop service's messages (Protos/infinity/testing/v1/echo.proto) as Swift values, and
 // their only contact with the protobuf-c structs of the Wire module: the C structs never leave
 // this file.
-#if canImport(Wire)
 import RPC
 import Wire
 
 /// `infinity.testing.v1.EchoRequest`.
-struct EchoRequest: RPCMessage, Equatable {
-    var text = ""
-    var payload: [UInt8] = []
-    var repeatCount: Int32 = 0
-    var statusCode: Int32 = 0
-    var statusMessage = ""
-    var delayMilliseconds: Int32 = 0
+public struct EchoRequest: RPCMessage, Equatable {
+    /// Text to echo.
+    public var text = ""
+    /// Bytes to echo.
+    public var payload: [UInt8] = []
+    /// Responses `Expand` streams back.
+    public var repeatCount: Int32 = 0
+    /// A gRPC status code the server should fail with (0: succeed).
+    public var statusCode: Int32 = 0
+    /// The message of that failure.
+    public var statusMessage = ""
+    /// How long the server waits before answering.
+    public var delayMilliseconds: Int32 = 0
 
-    init(text: String = "", payload: [UInt8] = [], repeatCount: Int32 = 0, statusCode: Int32 = 0,
-         statusMessage: String = "", delayMilliseconds: Int32 = 0) {
+    /// Creates a request.
+    public init(text: String = "", payload: [UInt8] = [], repeatCount: Int32 = 0, statusCode: Int32 = 0,
+                statusMessage: String = "", delayMilliseconds: Int32 = 0) {
         self.text = text
         self.payload = payload
         self.repeatCount = repeatCount
@@ -24,7 +30,7 @@ struct EchoRequest: RPCMessage, Equatable {
         self.delayMilliseconds = delayMilliseconds
     }
 
-    init(serializedBytes bytes: [UInt8]) throws(RPCError) {
+    public init(serializedBytes bytes: [UInt8]) throws(RPCError) {
         let decoded = bytes.withUnsafeBufferPointer {
             infinity__testing__v1__echo_request__unpack(nil, $0.count, $0.baseAddress)
         }
@@ -39,7 +45,7 @@ struct EchoRequest: RPCMessage, Equatable {
         delayMilliseconds = message.delay_ms
     }
 
-    func serializedBytes() -> [UInt8] {
+    public func serializedBytes() -> [UInt8] {
         // protobuf-c reads the strings and bytes through raw pointers while it packs, so they
         // stay pinned for the whole of pack().
         text.withCString { text in
@@ -64,18 +70,22 @@ struct EchoRequest: RPCMessage, Equatable {
 }
 
 /// `infinity.testing.v1.EchoResponse`.
-struct EchoResponse: RPCMessage, Equatable {
-    var text = ""
-    var payload: [UInt8] = []
-    var index: Int32 = 0
+public struct EchoResponse: RPCMessage, Equatable {
+    /// The echoed text.
+    public var text = ""
+    /// The echoed bytes.
+    public var payload: [UInt8] = []
+    /// Position in a stream of responses.
+    public var index: Int32 = 0
 
-    init(text: String = "", payload: [UInt8] = [], index: Int32 = 0) {
+    /// Creates a response.
+    public init(text: String = "", payload: [UInt8] = [], index: Int32 = 0) {
         self.text = text
         self.payload = payload
         self.index = index
     }
 
-    init(serializedBytes bytes: [UInt8]) throws(RPCError) {
+    public init(serializedBytes bytes: [UInt8]) throws(RPCError) {
         let decoded = bytes.withUnsafeBufferPointer {
             infinity__testing__v1__echo_response__unpack(nil, $0.count, $0.baseAddress)
         }
@@ -86,7 +96,7 @@ struct EchoResponse: RPCMessage, Equatable {
         index = decoded.pointee.index
     }
 
-    func serializedBytes() -> [UInt8] {
+    public func serializedBytes() -> [UInt8] {
         text.withCString { text in
             payload.withUnsafeBufferPointer { payload in
                 var message = Infinity__Testing__V1__EchoResponse()
@@ -126,4 +136,3 @@ enum WireDecoding {
         ProtobufCBinaryData(len: buffer.count, data: UnsafeMutablePointer(mutating: buffer.baseAddress))
     }
 }
-#endif
