@@ -3,12 +3,11 @@
 on the same weights, shapes and thread count, and prints both with the ratio.
 
 Setup (not needed by CI):
-    python3 -m venv .venv
-    .venv/bin/pip install --find-links /opt/wheels torch==2.13.0+cpu diffusers==0.42.1 safetensors transformers
+    scripts/fixtures/setup-venv.sh
     swift build -c release
 Run (from the repository root):
-    .venv/bin/python scripts/bench/bench_unet.py --config small --frames 16 64 --threads 2
-    .venv/bin/python scripts/bench/bench_unet.py --config medium --frames 16 --threads 2
+    .venv-ref/bin/python scripts/bench/bench_unet.py --config small --frames 16 64 --threads 2
+    .venv-ref/bin/python scripts/bench/bench_unet.py --config medium --frames 16 --threads 2
 """
 import argparse
 import os
