@@ -95,14 +95,12 @@ public struct ClipParallelPipeline: Sendable {
         var clips: [ClipState] = try (0 ..< plan.count).map { clip in
             let model = workers[placement[clip]]
             let shape = [1, channels, plan.clipFrames[clip], height, width]
-            var generator = TorchGenerator(seed: plan.seed(ofClip: clip, base: seed))
-            let sigma = scheduler.initNoiseSigma
-            let noise = generator.randn(count: shape.reduce(1, *))
             let conditioning = try embeddings.conditioning(prompt: plan.prompt(ofClip: clip, prompts: embeddings.count),
                                                            fps: model.config.fpsConditioning ? (fps ?? 24) : nil,
                                                            on: model.backend)
-            return ClipState(shape: shape, latents: sigma == 1 ? noise : noise.map { $0 * sigma },
-                             scheduler: scheduler, generator: generator, conditioning: conditioning)
+            return ClipState(denoising: try DenoisingState(shape: shape, seed: plan.seed(ofClip: clip, base: seed),
+                                                           scheduler: scheduler),
+                             conditioning: conditioning)
         }
 
         let timesteps = scheduler.timesteps
@@ -145,23 +143,20 @@ public struct ClipParallelPipeline: Sendable {
     }
 }
 
-/// One clip's denoising state between steps.
+/// One clip's denoising state between steps, with its prompt.
 struct ClipState: Sendable {
-    let shape: [Int]
-    var latents: [Float]
-    var scheduler: any Scheduler
-    var generator: TorchGenerator
+    var denoising: DenoisingState
     let conditioning: Conditioning
 
     /// The state after one guided step at `timestep`.
     func stepped(denoiser: GuidedDenoiser, timestep: Int, context: DualScopeContext) async throws -> ClipState {
         var next = self
-        let prediction = try await denoiser.noisePrediction(latents: latents, shape: shape, timestep: timestep,
-                                                            conditioning: conditioning, temporal: context)
-        let noise = scheduler.needsNoise ? TextToVideoPipeline.stepNoise(&next.generator, shape: shape) : nil
-        next.latents = try next.scheduler.step(modelOutput: prediction, timestep: timestep, sample: latents, noise: noise)
+        try await next.denoising.step(denoiser: denoiser, timestep: timestep, conditioning: conditioning,
+                                      temporal: context)
         return next
     }
+
+    var latents: [Float] { denoising.latents }
 }
 
 /// The error peers of a failed clip see.
