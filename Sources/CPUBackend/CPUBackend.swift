@@ -22,9 +22,14 @@ public final class CPUBackend: Sendable {
                      "the CPU backend needs \(Self.requirements), which this CPU lacks")
         let count = max(1, threads ?? Self.coreCount)
         self.threads = count
-        // Process-wide: OpenBLAS computes on the calling thread from here on.
+        // Process-wide, before the first GEMM: OpenBLAS runs the kernels this CPU's instruction
+        // set suits, and computes on the calling thread from here on.
+        _ = BLASKernels.core
         openblas_set_num_threads(1)
     }
+
+    /// The OpenBLAS core type whose kernels the GEMMs run ("SkylakeX", "Haswell", ...).
+    public static var blasCore: String { BLASKernels.core }
 
     /// The CPU extensions the kernels are compiled for.
     public static var requirements: String { String(cString: infinity_cpu_kernel_requirements()) }
@@ -39,7 +44,7 @@ public final class CPUBackend: Sendable {
     /// Number of online cores.
     public static var coreCount: Int { Int(openblas_get_num_procs()) }
 
-    public var name: String { "cpu (\(threads) threads)" }
+    public var name: String { "cpu (\(threads) threads, OpenBLAS \(Self.blasCore))" }
 
     // MARK: Memory
 

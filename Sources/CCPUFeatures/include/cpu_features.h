@@ -7,3 +7,8 @@ int infinity_cpu_supports_kernels(void);
 
 /// A human-readable list of the extensions the kernels need, for error messages.
 const char *infinity_cpu_kernel_requirements(void);
+
+/// The OpenBLAS core type (an `OPENBLAS_CORETYPE` value) whose kernels suit this CPU's
+/// instruction set: "SkylakeX" with AVX-512 (F, DQ, BW, VL, CD), "Haswell" with AVX2 and FMA,
+/// NULL otherwise. Decided from the extensions the CPU and OS report, never from its model.
+const char *infinity_cpu_openblas_core(void);
