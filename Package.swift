@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "CPUBackend", targets: ["CPUBackend"]),
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Parallel", targets: ["Parallel"]),
+        .library(name: "Client", targets: ["Client"]),
     ],
     targets: [
         // C shims: one tiny target per system library.
@@ -44,17 +45,36 @@ let package = Package(
         .target(name: "Wire", dependencies: ["CProtobufC"], cSettings: [.headerSearchPath("include")]),
         // gRPC over HTTP/2 on nghttp2: server, client channel, health. Knows nothing of models.
         .target(name: "RPC", dependencies: ["CNGHTTP2", "CEpoll", "Wire"]),
+        // toml++ (C++17) behind a plain C API, for cluster.toml.
+        .target(name: "CTOMLPlusPlus", cxxSettings: [.define("TOML_HEADER_ONLY", to: "0"), .define("TOML_SHARED_LIB", to: "1")],
+                linkerSettings: [.linkedLibrary("tomlplusplus")]),
+        // cluster.toml: the cluster's configuration, read through toml++ and validated field by field.
+        .target(name: "ClusterConfig", dependencies: ["CTOMLPlusPlus"]),
+        // Videos out of latents: y4m, PNG frames, H.264 mp4 (through ffmpeg), progress lines.
+        .target(name: "Media"),
+        // The cluster's messages (Protos/infinity/v1) as Swift values: the only code that touches
+        // their protobuf-c structs.
+        .target(name: "ClusterWire", dependencies: ["Wire", "RPC", "Parallel"]),
+        // The worker agent, the coordinator actor and the RPC context exchange.
+        .target(name: "Cluster", dependencies: ["ClusterWire", "RPC", "Parallel", "Model", "Tensor", "CPUBackend"]),
+        // The client library: submit jobs to a coordinator, follow their progress, fetch results.
+        .target(name: "Client", dependencies: ["ClusterWire", "RPC", "Parallel"]),
         // The interop/benchmark Echo service (Protos/infinity/testing/v1/echo.proto) and its server.
         .target(name: "RPCEcho", dependencies: ["RPC", "Wire"]),
         .executableTarget(name: "rpc-echo-server", dependencies: ["RPC", "RPCEcho"]),
         // The command-line tool.
-        .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel", "RPC"]),
+        .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel", "RPC", "Cluster",
+                                                         "Client", "ClusterConfig", "Media"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend"]),
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "CPUBackend", "Model"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ParallelTests", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),
+        .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"]),
+        .testTarget(name: "ClusterWireTests", dependencies: ["ClusterWire", "Parallel"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Client", "ClusterWire", "Parallel", "Model", "CPUBackend", "RPC"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "RPCEcho", "Wire"]),
         // Runs the built `infinity` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["infinity", "Model", "RPC"]),

@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(pkg-config libopenblas-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libvulkan-dev)
+packages=(pkg-config libopenblas-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libvulkan-dev
+          libtomlplusplus-dev ffmpeg)
 if [ "${1:-}" = "--tests" ]; then
     packages+=(python3 python3-venv)
 fi
