@@ -29,6 +29,16 @@ struct MersenneTwister: Sendable {
         self.index = Self.stateCount
     }
 
+    /// The raw state: the 624 words and the index of the next word to temper.
+    var words: (state: [UInt32], index: Int) { (state, index) }
+
+    /// An engine in a state ``words`` returned; nil when the words cannot be one.
+    init?(state: [UInt32], index: Int) {
+        guard state.count == Self.stateCount, (0 ... Self.stateCount).contains(index) else { return nil }
+        self.state = state
+        self.index = index
+    }
+
     /// The next tempered 32-bit output.
     @inline(__always)
     mutating func next() -> UInt32 {

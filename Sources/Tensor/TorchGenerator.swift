@@ -45,6 +45,43 @@ public struct TorchGenerator: Sendable {
         self.cachedNormal = nil
     }
 
+    // MARK: State
+
+    /// The generator's complete state (seed, engine words and position, cached normal sample):
+    /// a generator made from it with ``init(encodedState:)`` continues the stream exactly.
+    public var encodedState: [UInt8] {
+        var encoder = StateEncoder()
+        encoder.write(Self.stateTag)
+        encoder.write(seed)
+        let (words, index) = engine.words
+        encoder.write(words)
+        encoder.write(index)
+        encoder.write(cachedNormal == nil ? UInt32(0) : 1)
+        encoder.write(cachedNormal ?? 0)
+        return encoder.bytes
+    }
+
+    /// Restores a generator from ``encodedState``; throws on bytes that are not one.
+    public init(encodedState bytes: [UInt8]) throws {
+        var decoder = StateDecoder(bytes, what: "TorchGenerator state")
+        try decoder.expectTag(Self.stateTag)
+        let seed = try decoder.readUInt64()
+        let words = try decoder.readUInt32s()
+        let index = try decoder.readInt()
+        let hasCache = try decoder.readUInt32()
+        let cached = try decoder.readDouble()
+        try decoder.finish()
+        guard let engine = MersenneTwister(state: words, index: index), hasCache <= 1 else {
+            throw TensorError("TorchGenerator state: \(words.count) words at index \(index) is not an MT19937 state")
+        }
+        self.seed = seed
+        self.engine = engine
+        self.cachedNormal = hasCache == 1 ? cached : nil
+    }
+
+    /// "TGEN" version 1.
+    private static let stateTag: UInt32 = 0x5447_4531
+
     // MARK: Raw bits
 
     /// The next 32-bit output of the engine (`CPUGeneratorImpl::random()`).

@@ -11,6 +11,8 @@ public struct DenoisingState: Sendable {
     /// The scheduler, advanced by each step.
     public private(set) var scheduler: any Scheduler
     private var generator: TorchGenerator
+    /// Steps taken so far.
+    public private(set) var completedSteps = 0
 
     /// The state before the first step: `torch.randn(shape)` from
     /// `torch.Generator("cpu").manual_seed(seed)`, times the scheduler's initial sigma.
@@ -34,6 +36,33 @@ public struct DenoisingState: Sendable {
                                                             conditioning: conditioning, temporal: temporal)
         let noise = scheduler.needsNoise ? stepNoise() : nil
         latents = try scheduler.step(modelOutput: prediction, timestep: timestep, sample: latents, noise: noise)
+        completedSteps += 1
+    }
+
+    /// Everything needed to continue from here, on this process or another one.
+    public var checkpoint: DenoisingCheckpoint {
+        DenoisingCheckpoint(shape: shape, completedSteps: completedSteps, latents: latents,
+                            schedulerState: scheduler.encodedState, generatorState: generator.encodedState)
+    }
+
+    /// The state `checkpoint` recorded. `scheduler` must be the one the original state started
+    /// with (same kind, config and steps), fresh: it takes on the recorded progress.
+    public init(restoring checkpoint: DenoisingCheckpoint, scheduler: any Scheduler) throws {
+        let shape = checkpoint.shape
+        guard shape.count == 5, shape[0] == 1, shape.allSatisfy({ $0 >= 1 }),
+              checkpoint.latents.count == shape.reduce(1, *) else {
+            throw ModelError("checkpoint: \(checkpoint.latents.count) latents do not fill shape \(shape)")
+        }
+        guard (0 ... scheduler.timesteps.count).contains(checkpoint.completedSteps) else {
+            throw ModelError("checkpoint: \(checkpoint.completedSteps) completed steps, but the schedule has \(scheduler.timesteps.count)")
+        }
+        var scheduler = scheduler
+        try scheduler.restoreState(checkpoint.schedulerState)
+        self.shape = shape
+        self.scheduler = scheduler
+        generator = try TorchGenerator(encodedState: checkpoint.generatorState)
+        latents = checkpoint.latents
+        completedSteps = checkpoint.completedSteps
     }
 
     /// Noise for a stochastic step. The pipeline steps latents viewed as `[F, C, H, W]`, so
@@ -50,5 +79,29 @@ public struct DenoisingState: Sendable {
             }
         }
         return noise
+    }
+}
+
+/// A ``DenoisingState`` frozen between steps: what a cluster stores to move a clip to another
+/// worker, or to roll it back after a failure, and continue bit-identically.
+public struct DenoisingCheckpoint: Sendable, Equatable {
+    /// Latent shape, `[1, C, F, H, W]`.
+    public var shape: [Int]
+    /// Steps taken before the checkpoint.
+    public var completedSteps: Int
+    /// The latents (flat, row-major).
+    public var latents: [Float]
+    /// ``Scheduler/encodedState``.
+    public var schedulerState: [UInt8]
+    /// ``TorchGenerator/encodedState``.
+    public var generatorState: [UInt8]
+
+    /// Wraps the parts of a checkpoint.
+    public init(shape: [Int], completedSteps: Int, latents: [Float], schedulerState: [UInt8], generatorState: [UInt8]) {
+        self.shape = shape
+        self.completedSteps = completedSteps
+        self.latents = latents
+        self.schedulerState = schedulerState
+        self.generatorState = generatorState
     }
 }

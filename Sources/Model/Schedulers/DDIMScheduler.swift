@@ -1,3 +1,5 @@
+import Tensor
+
 /// diffusers' `DDIMScheduler`: denoising diffusion implicit models (Song et al., 2020).
 ///
 /// With `eta` 0 (the default, and what text-to-video pipelines use) each step is deterministic.
@@ -61,6 +63,22 @@ public struct DDIMScheduler: Scheduler {
 
     /// DDIM's `step`: formulas (12) and (16) of the DDIM paper. `noise` is used only when `eta`
     /// is positive (diffusers' `variance_noise`).
+    /// DDIM keeps no state between steps: each step depends only on its timestep.
+    public var encodedState: [UInt8] {
+        var encoder = StateEncoder()
+        encoder.write(Self.stateTag)
+        return encoder.bytes
+    }
+
+    public mutating func restoreState(_ bytes: [UInt8]) throws {
+        var decoder = StateDecoder(bytes, what: "DDIMScheduler state")
+        try decoder.expectTag(Self.stateTag)
+        try decoder.finish()
+    }
+
+    /// "DDIM" version 1.
+    private static let stateTag: UInt32 = 0x4444_4931
+
     public mutating func step(modelOutput: [Float], timestep: Int, sample: [Float], noise: [Float]?) throws -> [Float] {
         try checkStepInputs(modelOutput: modelOutput, sample: sample, noise: noise, needsNoise: needsNoise,
                             scheduler: "DDIMScheduler")

@@ -1,3 +1,4 @@
+import Tensor
 import Foundation
 
 /// diffusers' `DPMSolverMultistepScheduler` with the DPM-Solver++ algorithm (Lu et al., 2022)
@@ -92,6 +93,36 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         }
         return low
     }
+
+    /// The step position and the data predictions of the last steps.
+    public var encodedState: [UInt8] {
+        var encoder = StateEncoder()
+        encoder.write(Self.stateTag)
+        encoder.write(timesteps.count)
+        encoder.write(stepIndex)
+        encoder.write(history.count)
+        for prediction in history { encoder.write(prediction) }
+        return encoder.bytes
+    }
+
+    public mutating func restoreState(_ bytes: [UInt8]) throws {
+        var decoder = StateDecoder(bytes, what: "DPMSolverMultistepScheduler state")
+        try decoder.expectTag(Self.stateTag)
+        let steps = try decoder.readInt()
+        let index = try decoder.readInt()
+        let count = try decoder.readInt()
+        guard steps == timesteps.count, (0 ... steps).contains(index), (0 ... config.solverOrder).contains(count) else {
+            throw ModelError("DPMSolverMultistepScheduler state: step \(index) of \(steps) with \(count) saved outputs "
+                + "does not fit this \(timesteps.count)-step, order-\(config.solverOrder) schedule")
+        }
+        let restored = try (0 ..< count).map { _ in try decoder.readFloats() }
+        try decoder.finish()
+        stepIndex = index
+        history = restored
+    }
+
+    /// "DPMS" version 1.
+    private static let stateTag: UInt32 = 0x4450_4D31
 
     /// One DPM-Solver step: converts `modelOutput` to a data prediction, then takes a first, second
     /// or third order step from `sigmas[i]` to `sigmas[i + 1]`.

@@ -22,6 +22,15 @@ public protocol Scheduler: Sendable {
     /// (diffusers draws it with `randn_tensor(model_output.shape, generator=...)` at every step);
     /// it is ignored otherwise.
     mutating func step(modelOutput: [Float], timestep: Int, sample: [Float], noise: [Float]?) throws -> [Float]
+
+    /// What the scheduler has accumulated over its steps (position, multistep history), for
+    /// checkpoints: the same scheduler, freshly made for the same steps, continues exactly
+    /// after ``restoreState(_:)`` with these bytes.
+    var encodedState: [UInt8] { get }
+
+    /// Takes on the progress ``encodedState`` recorded; throws on bytes that are not a state of
+    /// this scheduler kind and schedule.
+    mutating func restoreState(_ bytes: [UInt8]) throws
 }
 
 extension Scheduler {
