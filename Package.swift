@@ -73,7 +73,8 @@ let package = Package(
         .testTarget(name: "ParallelTests", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
-        .testTarget(name: "ClusterWireTests", dependencies: ["ClusterWire", "Parallel"]),
+        .testTarget(name: "ClusterWireTests", dependencies: ["ClusterWire", "Parallel", "RPC"],
+                    exclude: ["make_reference_bytes.py"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Client", "ClusterWire", "Parallel", "Model", "CPUBackend", "RPC"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "RPCEcho", "Wire"]),
         // Runs the built `infinity` binary as a user would.

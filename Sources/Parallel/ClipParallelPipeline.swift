@@ -121,7 +121,21 @@ public struct ClipParallelPipeline: Sendable {
                     }
                 }
                 var next = clips
-                for try await (index, state) in group { next[index] = state }
+                // A failing clip aborts the exchange, so its peers fail too, with a ClipFailure
+                // that names it: report the failing clip's own error, whichever ends first.
+                var peerFailure: (any Error)?
+                while let result = await group.nextResult() {
+                    switch result {
+                    case .success(let (index, state)):
+                        next[index] = state
+                    case .failure(let error as ClipFailure):
+                        peerFailure = peerFailure ?? error
+                    case .failure(let error):
+                        group.cancelAll()
+                        throw error
+                    }
+                }
+                if let peerFailure { throw peerFailure }
                 return next
             }
             progress(GenerationProgress(step: step + 1, steps: timesteps.count, clips: plan.count))

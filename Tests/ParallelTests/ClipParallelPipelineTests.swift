@@ -93,7 +93,7 @@ struct ClipParallelPipelineTests {
             let context = try backend.upload(generator.randn(count: 2 * 3 * 16), shape: [2, 3, 16])
             _ = try await clipParallelForward(model: model, plan: plan, config: config, sample: sample, timestep: 900,
                                               encoderHiddenStates: context, exchange: exchange)
-            received.append(await exchange.bytesReceived)
+            received.append(exchange.bytesReceived)
         }
         // An interior clip receives the same bytes however long the video, and every clip at
         // most what an interior clip does.
