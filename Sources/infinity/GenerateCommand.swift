@@ -1,27 +1,63 @@
 import CPUBackend
 import Foundation
+import Media
 import Model
 import Parallel
 import Tensor
 
 /// `infinity generate`: denoises a video's latents with Video-Infinity's clip parallelism
-/// (in-process workers) and classifier-free guidance.
+/// (in-process workers) and classifier-free guidance, and writes them as a video (`.mp4`,
+/// `.y4m`, a folder of PNG frames) or as raw latents (`.safetensors`).
 enum GenerateCommand {
     static let options: Set<String> = [
         "model", "embeddings", "frames", "clip-frames", "height", "width", "steps", "guidance", "seed", "scheduler",
-        "fps", "workers", "out", "backend", "threads", "local-frames", "global-frames", "phase-t", "local-bias",
+        "fps", "fps-out", "workers", "out", "backend", "threads", "local-frames", "global-frames", "phase-t", "local-bias",
         "global-bias",
     ]
     static let flags: Set<String> = [
         "sync-groupnorm", "reference-padding", "reference-global-sampling", "token-count-scale",
     ]
 
+    /// Everything `generate` was asked for, validated.
+    struct Request {
+        var modelPath: String
+        var embeddingsPath: String
+        /// `--out` and the format it names.
+        var out: String
+        var format: OutputFormat
+        var plan: ClipPlan
+        var config: VideoInfinityConfig
+        var height: Int
+        var width: Int
+        var steps: Int
+        var guidance: Float
+        var seed: Int
+        var scheduler: SchedulerKind
+        /// The frame rate the model is conditioned on (`--fps`).
+        var fps: Float
+        /// The written video's frame rate (`--fps-out`).
+        var fpsOut: Int
+        var workerCount: Int
+        var threads: Int
+
+        /// The video's frames.
+        var frames: Int { plan.clipFrames.reduce(0, +) }
+    }
+
     static func run(_ arguments: ArraySlice<String>) async throws {
+        let request = try parse(arguments)
+        let latents = try await denoiseInProcess(request)
+        try writeOutput(latents: latents.values, shape: latents.shape, to: request.out, format: request.format,
+                        fps: request.fpsOut)
+    }
+
+    /// Reads and checks every option; nothing here loads the model, so a typo fails fast.
+    static func parse(_ arguments: ArraySlice<String>) throws -> Request {
         let options = try Arguments(arguments, flags: flags, options: options)
-        // Every flag is checked before the model loads, so a typo fails fast.
         let modelPath = try options.required("model")
         let embeddingsPath = try options.required("embeddings")
         let out = try options.required("out")
+        let format = try OutputWriting.prepare(path: out)
         let frames = try options.int("frames", range: 1 ... 1_000_000)
         let clipFrames = try options.int("clip-frames", default: frames, range: 1 ... 1_000_000)
         let height = try options.int("height", range: 1 ... 4096)
@@ -32,6 +68,8 @@ enum GenerateCommand {
         let kind: SchedulerKind = try options.choice("scheduler", default: "ddim", from: ["ddim", "dpm++"]) == "ddim"
             ? .ddim : .dpmSolverMultistep
         let fps = try options.float("fps", default: 24, range: 0 ... 1000)
+        // --fps conditions the model (VideoCrafter2's fps embedding); --fps-out is the video's rate.
+        let fpsOut = try options.int("fps-out", default: 8, range: 1 ... 240)
         let workerCount = try inProcessWorkers(options.string("workers") ?? "in-process:1")
         let threads = try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024)
         var config = VideoInfinityConfig()
@@ -48,31 +86,40 @@ enum GenerateCommand {
         try config.validate(for: plan)
         _ = try options.choice("backend", default: "cpu", from: ["cpu"])
         try CPUBackend.checkSupported()
+        return Request(modelPath: modelPath, embeddingsPath: embeddingsPath, out: out, format: format, plan: plan,
+                       config: config, height: height, width: width, steps: steps, guidance: guidance, seed: seed,
+                       scheduler: kind, fps: fps, fpsOut: fpsOut, workerCount: workerCount, threads: threads)
+    }
 
-        let folder = try ModelFolder(path: modelPath)
+    /// Loads the model on the request's in-process workers and denoises the video, printing
+    /// progress; returns the latents and their shape `[C, F, H, W]`.
+    static func denoiseInProcess(_ request: Request) async throws -> (values: [Float], shape: [Int]) {
+        let folder = try ModelFolder(path: request.modelPath)
+        let workerCount = request.workerCount
         // Each in-process worker has its own backend and copy of the model, as a node would.
         let workers = try (0 ..< workerCount).map { _ in
-            try UNet3DConditionModel.load(folder: folder, backend: CPUBackend(threads: max(1, threads / workerCount)))
+            try UNet3DConditionModel.load(folder: folder, backend: CPUBackend(threads: max(1, request.threads / workerCount)))
         }
+        let channels = workers[0].config.inChannels
+        // A model whose latents no decoder can show fails now, not after denoising.
+        if request.format.isVideo { _ = try LatentDecoder.isApproximate(channels: channels) }
         let schedulerConfig = try folder.schedulerConfigPath.map { try SchedulerConfig(contentsOfFile: $0) }
             ?? SchedulerConfig.textToVideoDefault
-        let scheduler = try makeScheduler(config: schedulerConfig, kind: kind, steps: steps)
-        let embeddings = try readEmbeddings(embeddingsPath, width: workers[0].config.crossAttentionDim)
+        let scheduler = try makeScheduler(config: schedulerConfig, kind: request.scheduler, steps: request.steps)
+        let embeddings = try readEmbeddings(request.embeddingsPath, width: workers[0].config.crossAttentionDim)
 
-        let pipeline = try ClipParallelPipeline(workers: workers, plan: plan, config: config, guidance: guidance)
-        say("generating \(frames) frames as \(plan.count) clip\(plan.count == 1 ? "" : "s") of \(plan.clipFrames.max()!) frames or fewer on \(workerCount) in-process worker\(workerCount == 1 ? "" : "s"), \(embeddings.count) prompt\(embeddings.count == 1 ? "" : "s")")
+        let plan = request.plan
+        let pipeline = try ClipParallelPipeline(workers: workers, plan: plan, config: request.config, guidance: request.guidance)
+        say("generating \(request.frames) frames as \(plan.count) clip\(plan.count == 1 ? "" : "s") of \(plan.clipFrames.max()!) frames or fewer on \(workerCount) in-process worker\(workerCount == 1 ? "" : "s"), \(embeddings.count) prompt\(embeddings.count == 1 ? "" : "s")")
         let start = Date()
-        let latents = try await pipeline.generate(embeddings: embeddings, height: height, width: width,
-                                                  seed: UInt64(seed), scheduler: scheduler, fps: fps) { progress in
-            let elapsed = Date().timeIntervalSince(start)
-            let remaining = elapsed / Double(progress.step) * Double(progress.steps - progress.step)
-            say("step \(progress.step)/\(progress.steps) x \(progress.clips) clips  elapsed \(fixed(elapsed, 1)) s  eta \(fixed(remaining, 1)) s")
+        let show = OutputWriting.progressPrinter()
+        show(ProgressSnapshot(step: 0, steps: request.steps, clips: plan.count, elapsed: 0))
+        let latents = try await pipeline.generate(embeddings: embeddings, height: request.height, width: request.width,
+                                                  seed: UInt64(request.seed), scheduler: scheduler, fps: request.fps) { progress in
+            show(ProgressSnapshot(step: progress.step, steps: progress.steps, clips: progress.clips,
+                                  elapsed: Date().timeIntervalSince(start)))
         }
-        let parent = URL(fileURLWithPath: out).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-        let shape = [workers[0].config.inChannels, frames, height, width]
-        try SafeTensorsWriter.write([(name: "latents", shape: shape, values: latents)], to: out)
-        say("wrote \(out): latents \(shape)")
+        return (latents, [channels, request.frames, request.height, request.width])
     }
 
     /// The worker count of `in-process:N`.
