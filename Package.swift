@@ -45,6 +45,8 @@ let package = Package(
         .target(name: "Wire", dependencies: ["CProtobufC"], cSettings: [.headerSearchPath("include")]),
         // gRPC over HTTP/2 on nghttp2: server, client channel, health. Knows nothing of models.
         .target(name: "RPC", dependencies: ["CNGHTTP2", "CEpoll", "Wire"]),
+        // fork + exec for `infinity launch`: each child in its own process group, killed with its parent.
+        .target(name: "CProcessSpawn"),
         // toml++ (C++17) behind a plain C API, for cluster.toml.
         .target(name: "CTOMLPlusPlus", cxxSettings: [.define("TOML_HEADER_ONLY", to: "0"), .define("TOML_SHARED_LIB", to: "1")],
                 linkerSettings: [.linkedLibrary("tomlplusplus")]),
@@ -64,7 +66,7 @@ let package = Package(
         .executableTarget(name: "rpc-echo-server", dependencies: ["RPC", "RPCEcho"]),
         // The command-line tool.
         .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel", "RPC", "Cluster",
-                                                         "Client", "ClusterConfig", "Media"]),
+                                                         "Client", "ClusterConfig", "Media", "CProcessSpawn"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend"]),

@@ -17,6 +17,9 @@ commands:
   coordinator  serve the coordinator's gRPC endpoint (health for now) until SIGINT/SIGTERM
               [--listen HOST:PORT] [--token-file FILE] [--grace SECONDS]
               (the cluster token may also come from INFINITY_CLUSTER_TOKEN)
+  launch    start the coordinator and workers a cluster.toml names, wait until all serve health,
+            stop them all on SIGINT/SIGTERM
+              [cluster.toml] [--grace SECONDS] [--startup-timeout SECONDS]
   bench     benchmarks: `infinity bench unet --help`
 """
 
@@ -33,6 +36,7 @@ do {
     case "generate": try await GenerateCommand.run(rest)
     case "bench": try await BenchCommand.run(rest)
     case "coordinator": try await CoordinatorCommand.run(rest)
+    case "launch": try await LaunchCommand.run(rest)
     default:
         throw Arguments.Failure(description: "unknown command '\(arguments[1])'\n\n\(usage)")
     }
