@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "ClusterWireTests", dependencies: ["ClusterWire", "Parallel", "RPC"],
                     exclude: ["make_reference_bytes.py"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Client", "ClusterWire", "Parallel", "Model", "CPUBackend", "RPC"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Client", "ClusterWire", "Parallel", "Model", "CPUBackend", "RPC", "infinity"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "RPCEcho", "Wire"]),
         // Runs the built `infinity` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["infinity", "Model", "RPC"]),

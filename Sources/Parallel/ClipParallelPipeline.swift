@@ -2,7 +2,7 @@ import Model
 import Tensor
 
 /// Prompt embeddings on the host, for workers to upload to their own backends.
-public struct PromptEmbeddings: Sendable {
+public struct PromptEmbeddings: Sendable, Equatable {
     /// Prompt embeddings, one `[T, E]` row block per prompt: `[P, T, E]`.
     public var prompts: HostTensor
     /// Negative-prompt embeddings `[T, E]`.
@@ -181,6 +181,13 @@ public struct ClipFailure: Error, Sendable, CustomStringConvertible {
     public let step: Int
     /// Why it failed.
     public let underlying: any Error
+
+    /// Names `clip`'s failure at `step` (0-based).
+    public init(clip: Int, step: Int, underlying: any Error) {
+        self.clip = clip
+        self.step = step
+        self.underlying = underlying
+    }
 
     public var description: String { "clip \(clip) failed at step \(step + 1): \(underlying)" }
 }

@@ -1,32 +1,46 @@
+import Cluster
 import Dispatch
 import Foundation
 import RPC
 
-/// `infinity coordinator`: serves the Coordinator's RPC endpoint (for now the standard health
-/// service; the cluster issue adds the Coordinator service) until SIGINT or SIGTERM, then shuts
-/// down gracefully: GOAWAY, in-flight calls drain.
+/// `infinity coordinator`: serves the Coordinator service (job queue, placement, lock-step
+/// driving, checkpoints, recovery) and health until SIGINT or SIGTERM, then shuts down
+/// gracefully: GOAWAY, in-flight calls drain.
 enum CoordinatorCommand {
     /// The environment variable that may hold the cluster token (never a flag: it would show in `ps`).
     static let tokenVariable = "INFINITY_CLUSTER_TOKEN"
 
     static func run(_ arguments: ArraySlice<String>) async throws {
-        let options = try Arguments(arguments, options: ["listen", "token-file", "grace"])
+        let options = try Arguments(arguments, options: ["listen", "token-file", "grace", "checkpoint-interval", "checkpoint-dir",
+                                                         "heartbeat-interval-ms", "heartbeat-timeout-ms"])
         let (host, port) = try ListenAddress.parse(options.string("listen") ?? "127.0.0.1:50051", flag: "listen")
         let grace = try options.int("grace", default: 10, range: 0 ... 3600)
+        let interval = try options.int("heartbeat-interval-ms", default: 500, range: 10 ... 600_000)
+        let timeout = try options.int("heartbeat-timeout-ms", default: 3000, range: 20 ... 3_600_000)
+        guard timeout > interval else {
+            throw Arguments.Failure(description: "--heartbeat-timeout-ms (\(timeout)) must exceed --heartbeat-interval-ms (\(interval))")
+        }
+        let settings = CoordinatorSettings(checkpointInterval: try options.int("checkpoint-interval", default: 2, range: 1 ... 1000),
+                                           checkpointDirectory: options.string("checkpoint-dir"),
+                                           heartbeatInterval: .milliseconds(interval), heartbeatTimeout: .milliseconds(timeout))
         let token = try clusterToken(file: options.string("token-file"))
         if token == nil && !ListenAddress.isLoopback(host) {
             throw Arguments.Failure(description: "listening on \(host) needs a cluster token: pass --token-file FILE or set \(tokenVariable)")
         }
 
+        let coordinator = Coordinator(settings: settings, token: token)
         let health = HealthService(serving: ["", "infinity.v1.Coordinator"])
-        let server = RPCServer(configuration: ServerConfiguration(host: host, port: port, authToken: token),
-                               services: [health])
+        let server = RPCServer(configuration: ServerConfiguration(host: host, port: port, maxReceiveMessageBytes: clusterMessageLimit,
+                                                                  authToken: token),
+                               services: [health, CoordinatorService(coordinator: coordinator)])
         let bound = try server.start()
+        await coordinator.start()
         say("coordinator listening on \(host):\(bound)\(token == nil ? " (no cluster token: loopback only)" : "")")
 
         await waitForTermination()
         say("coordinator shutting down (grace \(grace) s)")
         health.enterNotServing()
+        await coordinator.stop()
         await server.shutdown(grace: .seconds(grace))
         say("coordinator stopped")
     }

@@ -7,16 +7,23 @@ usage: infinity <command> [options]
 commands:
   forward   one UNet forward pass on inputs from a safetensors file (reference checks)
               --model DIR --inputs FILE --out FILE [--backend cpu] [--threads N]
-  generate  denoise a long video's latents: clip parallelism with dual-scope attention
-              --model DIR --embeddings FILE --frames N --height H --width W --out FILE
-              [--clip-frames F] [--workers in-process:N] [--steps S] [--guidance G] [--seed K]
-              [--scheduler ddim|dpm++] [--fps N] [--backend cpu] [--threads N]
+  generate  denoise a long video: clip parallelism with dual-scope attention, in-process or on a cluster
+              --model DIR|NAME --embeddings FILE --frames N --height H --width W
+              --out video.mp4|video.y4m|frames/|latents.safetensors [--fps-out N]
+              [--clip-frames F] [--workers in-process:N | --coordinator HOST:PORT [--token-file FILE]]
+              [--steps S] [--guidance G] [--seed K] [--scheduler ddim|dpm++] [--fps N]
+              [--backend cpu] [--threads N]
               [--local-frames P] [--global-frames K] [--phase-t T] [--local-bias B]
               [--global-bias B] [--sync-groupnorm] [--reference-padding]
               [--reference-global-sampling] [--token-count-scale]
-  coordinator  serve the coordinator's gRPC endpoint (health for now) until SIGINT/SIGTERM
-              [--listen HOST:PORT] [--token-file FILE] [--grace SECONDS]
+  coordinator  the cluster's coordinator: job queue, clip placement, lock-step steps, checkpoints,
+              recovery from worker failure; serves until SIGINT/SIGTERM
+              [--listen HOST:PORT] [--token-file FILE] [--grace SECONDS] [--checkpoint-interval K]
+              [--checkpoint-dir DIR] [--heartbeat-interval-ms N] [--heartbeat-timeout-ms N]
               (the cluster token may also come from INFINITY_CLUSTER_TOKEN)
+  worker    the per-node agent: loads the model, registers with the coordinator, runs clips
+              --coordinator HOST:PORT --model DIR [--listen HOST:PORT] [--advertise HOST:PORT]
+              [--token-file FILE] [--backend cpu] [--threads N] [--max-clips N]
   launch    start the coordinator and workers a cluster.toml names, wait until all serve health,
             stop them all on SIGINT/SIGTERM
               [cluster.toml] [--grace SECONDS] [--startup-timeout SECONDS]
@@ -36,6 +43,7 @@ do {
     case "generate": try await GenerateCommand.run(rest)
     case "bench": try await BenchCommand.run(rest)
     case "coordinator": try await CoordinatorCommand.run(rest)
+    case "worker": try await WorkerCommand.run(rest)
     case "launch": try await LaunchCommand.run(rest)
     default:
         throw Arguments.Failure(description: "unknown command '\(arguments[1])'\n\n\(usage)")
