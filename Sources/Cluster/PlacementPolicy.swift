@@ -33,8 +33,8 @@ public enum PlacementPolicy {
         for (rank, index) in byRoom.enumerated() {
             let left = byRoom.count - rank
             let share = (remaining + left - 1) / left
-            // Give the larger shares to the later (roomier, then later-registered) workers
-            // only when the division is uneven; the order of runs stays the workers' order.
+            // An uneven division gives the extra clips to the tightest (then earliest) workers
+            // that can take them; the runs stay in the workers' order.
             counts[index] = min(usable[index].freeClips, share)
             remaining -= counts[index]
         }

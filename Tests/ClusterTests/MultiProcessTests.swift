@@ -69,6 +69,9 @@ struct MultiProcessTests {
     func badRequests() async throws {
         let cluster = try await ClusterHarness(workers: 1, maxClips: 4)
         defer { Task { await cluster.stop() } }
+        // A job runs while the bad requests come in; it must not notice them.
+        let running = try ClusterJobs.parameters(clips: 2, steps: 6)
+        let background = Task { try await cluster.run(running).result }
         func expectRejected(_ mutate: (inout JobParameters) -> Void, _ code: StatusCode, _ fragment: String) async throws {
             var parameters = try ClusterJobs.parameters(clips: 2, steps: 2)
             mutate(&parameters)
@@ -101,8 +104,9 @@ struct MultiProcessTests {
         }
         await intruder.close()
 
-        // Still serving, and a good job still completes.
+        // Still serving; the running job completed exactly, and a new one does too.
         #expect(try await cluster.readyWorkers().count == 1)
+        #expect(try #require(try await background.value).values == (try await ClusterJobs.reference(running)).values)
         let parameters = try ClusterJobs.parameters(clips: 2, steps: 2)
         let (_, result) = try await cluster.run(parameters)
         #expect(try #require(result).values == (try await ClusterJobs.reference(parameters)).values)
