@@ -365,6 +365,8 @@ public actor Coordinator {
             }
             let totals = responses.values.reduce((0, 0)) { ($0.0 + $1[0], $0.1 + $1[1]) }
             job.lastExchangeFraction = totals.0 > 0 ? Double(totals.1) / Double(totals.0) : 0
+            job.stepMicros += totals.0
+            job.exchangeMicros += totals.1
             job.emit(.progress(JobProgress(step: Int32(step + 1), steps: Int32(spec.steps), clips: Int32(spec.plan.count),
                                            elapsedMs: Int64((ContinuousClock.now - job.startedAt).milliseconds),
                                            exchangeFraction: job.lastExchangeFraction)))
@@ -379,6 +381,11 @@ public actor Coordinator {
         for chunk in TensorChunking.chunks(of: result) { job.emit(.resultChunk(chunk)) }
         job.emit(.completed(JobCompleted(shape: result.shape.map { Int64($0) }, crc32: CRC32.checksum(bytes))))
         job.result = result
+        let seconds = Double((ContinuousClock.now - job.startedAt).milliseconds) / 1000
+        func rounded(_ value: Double, _ digits: Double) -> Double { (value * digits).rounded() / digits }
+        log("\(job.id) finished \(spec.steps) steps of \(spec.plan.totalFrames) frames in \(rounded(seconds, 100)) s "
+            + "(\(rounded(Double(spec.plan.totalFrames) / seconds, 10)) frames/s); workers waited on context exchange "
+            + "\(rounded(100 * Double(job.exchangeMicros) / Double(max(1, job.stepMicros)), 10))% of their step time")
         await abortOnWorkers(job, reason: "completed", drop: true)
         finish(job, state: .completed)
     }
@@ -573,6 +580,9 @@ final class JobRecord: @unchecked Sendable {
     var cancelRequested: String?
     var result: HostTensor?
     var lastExchangeFraction = 0.0
+    /// Workers' step time and exchange waiting, summed over the job's steps (microseconds).
+    var stepMicros: Int64 = 0
+    var exchangeMicros: Int64 = 0
     let submittedAt = Date()
     var startedAt = ContinuousClock.now
     var finishedAt: Date?
