@@ -161,8 +161,13 @@ enum ClusterJobs {
                              scheduler: scheduler, fps: 24, videoInfinity: config)
     }
 
-    /// The same job run by the in-process ClipParallelPipeline (one worker, one thread).
+    /// The same job run by the in-process ClipParallelPipeline (one worker, one thread),
+    /// computed once per parameters.
     static func reference(_ parameters: JobParameters) async throws -> HostTensor {
+        try await ReferenceCache.shared.result(for: parameters) { try await computeReference(parameters) }
+    }
+
+    private static func computeReference(_ parameters: JobParameters) async throws -> HostTensor {
         let spec = try JobSpec(parameters)
         let model = try UNet3DConditionModel.load(path: ClusterHarness.model, backend: CPUBackend(threads: 1))
         let pipeline = try ClipParallelPipeline(workers: [model], plan: spec.plan, config: spec.videoInfinity, guidance: spec.guidance)
@@ -174,5 +179,18 @@ enum ClusterJobs {
         let latents = try await pipeline.generate(embeddings: spec.embeddings, height: spec.height, width: spec.width, seed: spec.seed,
                                                   scheduler: scheduler, fps: spec.fps)
         return HostTensor(shape: [model.config.inChannels, spec.plan.totalFrames, spec.height, spec.width], values: latents)
+    }
+}
+
+/// In-process results already computed in this test run.
+actor ReferenceCache {
+    static let shared = ReferenceCache()
+    private var results: [JobParameters: HostTensor] = [:]
+
+    func result(for parameters: JobParameters, compute: () async throws -> HostTensor) async rethrows -> HostTensor {
+        if let result = results[parameters] { return result }
+        let result = try await compute()
+        results[parameters] = result
+        return result
     }
 }
