@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(name: "rpc-echo-server", dependencies: ["RPC", "RPCEcho"]),
         // The command-line tool.
         .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel", "RPC", "Cluster",
-                                                         "Client", "ClusterConfig", "Media", "CProcessSpawn"]),
+                                                         "Client", "ClusterWire", "ClusterConfig", "Media", "CProcessSpawn"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend"]),

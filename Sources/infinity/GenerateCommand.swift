@@ -5,21 +5,25 @@ import Model
 import Parallel
 import Tensor
 
-/// `infinity generate`: denoises a video's latents with Video-Infinity's clip parallelism
-/// (in-process workers) and classifier-free guidance, and writes them as a video (`.mp4`,
-/// `.y4m`, a folder of PNG frames) or as raw latents (`.safetensors`).
+/// `infinity generate`: denoises a video's latents with Video-Infinity's clip parallelism and
+/// classifier-free guidance, on in-process workers or on a cluster (`--coordinator HOST:PORT`),
+/// and writes them as a video (`.mp4`, `.y4m`, a folder of PNG frames) or as raw latents
+/// (`.safetensors`).
 enum GenerateCommand {
     static let options: Set<String> = [
         "model", "embeddings", "frames", "clip-frames", "height", "width", "steps", "guidance", "seed", "scheduler",
         "fps", "fps-out", "workers", "out", "backend", "threads", "local-frames", "global-frames", "phase-t", "local-bias",
-        "global-bias",
+        "global-bias", "coordinator", "token-file",
     ]
+    /// Options of the in-process form only: with `--coordinator` the cluster's workers run the job.
+    static let inProcessOptions = ["workers", "threads", "backend"]
     static let flags: Set<String> = [
         "sync-groupnorm", "reference-padding", "reference-global-sampling", "token-count-scale",
     ]
 
     /// Everything `generate` was asked for, validated.
     struct Request {
+        /// The model folder; with `--coordinator`, the model's name (or hash) on the workers.
         var modelPath: String
         var embeddingsPath: String
         /// `--out` and the format it names.
@@ -39,6 +43,8 @@ enum GenerateCommand {
         var fpsOut: Int
         var workerCount: Int
         var threads: Int
+        /// Set with `--coordinator`: the job runs on that cluster.
+        var cluster: ClusterTarget?
 
         /// The video's frames.
         var frames: Int { plan.clipFrames.reduce(0, +) }
@@ -46,7 +52,12 @@ enum GenerateCommand {
 
     static func run(_ arguments: ArraySlice<String>) async throws {
         let request = try parse(arguments)
-        let latents = try await denoiseInProcess(request)
+        let latents: (values: [Float], shape: [Int])
+        if let cluster = request.cluster {
+            latents = try await denoiseOnCluster(request, cluster)
+        } else {
+            latents = try await denoiseInProcess(request)
+        }
         try writeOutput(latents: latents.values, shape: latents.shape, to: request.out, format: request.format,
                         fps: request.fpsOut)
     }
@@ -54,7 +65,8 @@ enum GenerateCommand {
     /// Reads and checks every option; nothing here loads the model, so a typo fails fast.
     static func parse(_ arguments: ArraySlice<String>) throws -> Request {
         let options = try Arguments(arguments, flags: flags, options: options)
-        let modelPath = try options.required("model")
+        let cluster = try ClusterTarget(options)
+        let modelPath = try cluster.map { try $0.modelName(options.required("model")) } ?? options.required("model")
         let embeddingsPath = try options.required("embeddings")
         let out = try options.required("out")
         let format = try OutputWriting.prepare(path: out)
@@ -72,6 +84,10 @@ enum GenerateCommand {
         let fpsOut = try options.int("fps-out", default: 8, range: 1 ... 240)
         let workerCount = try inProcessWorkers(options.string("workers") ?? "in-process:1")
         let threads = try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024)
+        if cluster == nil {
+            _ = try options.choice("backend", default: "cpu", from: ["cpu"])
+            try CPUBackend.checkSupported()
+        }
         var config = VideoInfinityConfig()
         config.localFrames = try options.int("local-frames", default: config.localFrames, range: 0 ... 10_000)
         config.globalFrames = try options.int("global-frames", default: config.globalFrames, range: 0 ... 10_000)
@@ -84,11 +100,10 @@ enum GenerateCommand {
         config.tokenCountScale = options.flag("token-count-scale")
         let plan = try ClipPlan(totalFrames: frames, maxClipFrames: clipFrames)
         try config.validate(for: plan)
-        _ = try options.choice("backend", default: "cpu", from: ["cpu"])
-        try CPUBackend.checkSupported()
         return Request(modelPath: modelPath, embeddingsPath: embeddingsPath, out: out, format: format, plan: plan,
                        config: config, height: height, width: width, steps: steps, guidance: guidance, seed: seed,
-                       scheduler: kind, fps: fps, fpsOut: fpsOut, workerCount: workerCount, threads: threads)
+                       scheduler: kind, fps: fps, fpsOut: fpsOut, workerCount: workerCount, threads: threads,
+                       cluster: cluster)
     }
 
     /// Loads the model on the request's in-process workers and denoises the video, printing
@@ -131,12 +146,14 @@ enum GenerateCommand {
         return count
     }
 
-    /// Reads `cond [P, T, D]` and `uncond [T, D]` prompt embeddings.
-    static func readEmbeddings(_ path: String, width: Int) throws -> PromptEmbeddings {
+    /// Reads `cond [P, T, D]` and `uncond [T, D]` prompt embeddings; `width` is the model's D
+    /// when it is known here (nil when the model is on a cluster's workers).
+    static func readEmbeddings(_ path: String, width: Int?) throws -> PromptEmbeddings {
         let file = try SafeTensorsFile(path: path)
         func read(_ name: String, rank: Int) throws -> HostTensor {
-            guard let shape = file.shape(of: name), shape.count == rank, shape.last == width else {
-                let expected = rank == 3 ? "[prompts, tokens, \(width)]" : "[tokens, \(width)]"
+            guard let shape = file.shape(of: name), shape.count == rank, width == nil || shape.last == width else {
+                let d = width.map { "\($0)" } ?? "width"
+                let expected = rank == 3 ? "[prompts, tokens, \(d)]" : "[tokens, \(d)]"
                 throw ModelError("\(path): '\(name)' must be \(expected), got \(file.shape(of: name).map { "\($0)" } ?? "nothing")")
             }
             return HostTensor(shape: shape, values: try file.floats(name))

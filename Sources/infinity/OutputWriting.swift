@@ -33,6 +33,19 @@ enum OutputWriting {
             }
         }
     }
+
+    /// Prints a line between progress updates (placements, recoveries): on a terminal it first
+    /// clears the bar's line, and the next update redraws the bar below it.
+    static func noticePrinter() -> @Sendable (String) -> Void {
+        let terminal = ProgressRenderer.isTerminal(fileDescriptor: STDOUT_FILENO)
+        return { line in
+            if terminal {
+                FileHandle.standardOutput.write(Data("\r\u{1B}[K\(line)\n".utf8))
+            } else {
+                say(line)
+            }
+        }
+    }
 }
 
 /// Writes `latents` of `shape` `[C, F, H, W]` to `path` as `format` (`fps` frames per second
