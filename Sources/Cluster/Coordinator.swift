@@ -354,7 +354,7 @@ public actor Coordinator {
                 let response = try await self.peers.channel(address).unary(
                     WorkerMethods.step, request: StepRequest(jobID: job.id, epoch: epoch, step: Int32(step), timestep: timestep),
                     responseType: StepResponse.self)
-                return [response.stepMicros, response.exchangeMicros]
+                return [response.stepMicros, response.exchangeMicros, response.pushMicros]
             }
             job.step = step + 1
             // Checkpoint before reporting the step: a job that reported step k at a checkpoint
@@ -363,10 +363,11 @@ public actor Coordinator {
                 job.checkpoint = JobCheckpoint(step: step + 1, clips: try await fetchClips(job, routes, epoch: epoch))
                 try writeCheckpointToDisk(job)
             }
-            let totals = responses.values.reduce((0, 0)) { ($0.0 + $1[0], $0.1 + $1[1]) }
+            let totals = responses.values.reduce((Int64(0), Int64(0), Int64(0))) { ($0.0 + $1[0], $0.1 + $1[1], $0.2 + $1[2]) }
             job.lastExchangeFraction = totals.0 > 0 ? Double(totals.1) / Double(totals.0) : 0
             job.stepMicros += totals.0
             job.exchangeMicros += totals.1
+            job.pushMicros += totals.2
             job.emit(.progress(JobProgress(step: Int32(step + 1), steps: Int32(spec.steps), clips: Int32(spec.plan.count),
                                            elapsedMs: Int64((ContinuousClock.now - job.startedAt).milliseconds),
                                            exchangeFraction: job.lastExchangeFraction)))
@@ -384,8 +385,9 @@ public actor Coordinator {
         let seconds = Double((ContinuousClock.now - job.startedAt).milliseconds) / 1000
         func rounded(_ value: Double, _ digits: Double) -> Double { (value * digits).rounded() / digits }
         log("\(job.id) finished \(spec.steps) steps of \(spec.plan.totalFrames) frames in \(rounded(seconds, 100)) s "
-            + "(\(rounded(Double(spec.plan.totalFrames) / seconds, 10)) frames/s); workers waited on context exchange "
-            + "\(rounded(100 * Double(job.exchangeMicros) / Double(max(1, job.stepMicros)), 10))% of their step time")
+            + "(\(rounded(Double(spec.plan.totalFrames) / seconds, 10)) frames/s); of the workers' step time, context exchange took "
+            + "\(rounded(100 * Double(job.exchangeMicros) / Double(max(1, job.stepMicros)), 10))% (pushing to peers "
+            + "\(rounded(100 * Double(job.pushMicros) / Double(max(1, job.stepMicros)), 10))%, the rest waiting for peers)")
         await abortOnWorkers(job, reason: "completed", drop: true)
         finish(job, state: .completed)
     }
@@ -583,6 +585,7 @@ final class JobRecord: @unchecked Sendable {
     /// Workers' step time and exchange waiting, summed over the job's steps (microseconds).
     var stepMicros: Int64 = 0
     var exchangeMicros: Int64 = 0
+    var pushMicros: Int64 = 0
     let submittedAt = Date()
     var startedAt = ContinuousClock.now
     var finishedAt: Date?

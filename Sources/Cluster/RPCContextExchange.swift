@@ -33,8 +33,9 @@ final class RPCContextExchange: MailboxExchange {
     private let localClips: Set<Int>
     private let peers: PeerChannels
     private let pushTimeout: Duration
-    /// Time clips spent inside exchange operations, and bytes pushed, since the last reset.
-    private let statistics = Mutex<(waitMicros: Int64, pushedBytes: Int)>((0, 0))
+    /// Time clips spent inside exchange operations, time spent pushing to peers, and bytes
+    /// pushed, since the last reset.
+    private let statistics = Mutex<ExchangeStatistics>(ExchangeStatistics())
 
     init(routes: JobRoutes, peers: PeerChannels, pushTimeout: Duration = .seconds(120)) {
         self.routes = routes
@@ -62,6 +63,8 @@ final class RPCContextExchange: MailboxExchange {
             }
         }
         if !remoteWorkers.isEmpty {
+            let start = ContinuousClock.now
+            defer { statistics.withLock { $0.pushMicros += (ContinuousClock.now - start).microseconds } }
             let request = PushContextRequest(contributions: [contribution(slot, payload)])
             let bytes = request.contributions[0].tensor?.data.count ?? request.contributions[0].values.count * 8
             statistics.withLock { $0.pushedBytes += bytes * remoteWorkers.count }
@@ -139,17 +142,31 @@ final class RPCContextExchange: MailboxExchange {
 
     /// Adds time a clip spent in an exchange operation.
     func addWait(_ duration: Duration) {
-        let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
-        statistics.withLock { $0.waitMicros += micros }
+        statistics.withLock { $0.waitMicros += duration.microseconds }
     }
 
-    /// The wait time and pushed bytes since the last call, and resets them.
-    func takeStatistics() -> (waitMicros: Int64, pushedBytes: Int) {
+    /// The statistics since the last call, and resets them.
+    func takeStatistics() -> ExchangeStatistics {
         statistics.withLock { value in
-            defer { value = (0, 0) }
+            defer { value = ExchangeStatistics() }
             return value
         }
     }
+}
+
+/// What a worker's clips spent on context exchange during a step (summed over clips).
+struct ExchangeStatistics: Sendable {
+    /// Time inside exchange operations, waits for peers included.
+    var waitMicros: Int64 = 0
+    /// Time spent pushing contributions to peer workers.
+    var pushMicros: Int64 = 0
+    /// Bytes pushed.
+    var pushedBytes = 0
+}
+
+extension Duration {
+    /// Whole microseconds.
+    var microseconds: Int64 { components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000 }
 }
 
 /// A push to a peer worker failed.

@@ -178,10 +178,10 @@ public actor WorkerAgent {
         for (clip, state) in results { job.clips[clip]?.state = state }
         let elapsed = ContinuousClock.now - start
         let statistics = job.exchange.takeStatistics()
-        let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-        // Clips wait concurrently: the exchange share is the average clip's waiting.
-        return StepResponse(clips: wanted.map { Int32($0) }, stepMicros: micros,
-                            exchangeMicros: statistics.waitMicros / Int64(max(1, wanted.count)))
+        // Clips wait concurrently: the exchange share is the average clip's.
+        let clips = Int64(max(1, wanted.count))
+        return StepResponse(clips: wanted.map { Int32($0) }, stepMicros: elapsed.microseconds,
+                            exchangeMicros: statistics.waitMicros / clips, pushMicros: statistics.pushMicros / clips)
     }
 
     // MARK: Checkpoints

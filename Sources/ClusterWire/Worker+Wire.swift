@@ -280,17 +280,20 @@ extension StepRequest: WireConvertible {
 public struct StepResponse: RPCMessage, Hashable {
     /// Clips that completed the step.
     public var clips: [Int32]
-    /// Wall time of the step on this worker, and the part of it spent waiting on context from
-    /// peers (microseconds): the coordinator reports the exchange share.
+    /// Wall time of the step on this worker (microseconds).
     public var stepMicros: Int64
-    /// `exchange_micros` (field 3).
+    /// The part of it its clips spent inside context exchange operations, on average per clip,
+    /// including waits for slower peers.
     public var exchangeMicros: Int64
+    /// Of `exchangeMicros`, the part spent sending (serialising and pushing to peers).
+    public var pushMicros: Int64
 
     /// Creates the message; every field defaults to its zero value (or to absent).
-    public init(clips: [Int32] = [], stepMicros: Int64 = 0, exchangeMicros: Int64 = 0) {
+    public init(clips: [Int32] = [], stepMicros: Int64 = 0, exchangeMicros: Int64 = 0, pushMicros: Int64 = 0) {
         self.clips = clips
         self.stepMicros = stepMicros
         self.exchangeMicros = exchangeMicros
+        self.pushMicros = pushMicros
     }
 
     public init(serializedBytes bytes: [UInt8]) throws(RPCError) {
@@ -317,13 +320,15 @@ extension StepResponse: WireConvertible {
         self.init(
             clips: WireRead.array(wire.clips, count: wire.n_clips),
             stepMicros: wire.step_micros,
-            exchangeMicros: wire.exchange_micros)
+            exchangeMicros: wire.exchange_micros,
+            pushMicros: wire.push_micros)
     }
 
     func fill(_ wire: inout Infinity__V1__StepResponse, in arena: WireArena) {
         (wire.n_clips, wire.clips) = arena.array(clips)
         wire.step_micros = stepMicros
         wire.exchange_micros = exchangeMicros
+        wire.push_micros = pushMicros
     }
 }
 

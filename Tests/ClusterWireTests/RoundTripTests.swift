@@ -434,7 +434,8 @@ let fullMessages: [MessageCase] = [
         MessageCase(StepResponse(
             clips: [-449, 450, -451],
             stepMicros: -452_000_000_007,
-            exchangeMicros: -453_000_000_007)),
+            exchangeMicros: -453_000_000_007,
+            pushMicros: 453_500)),
         MessageCase(AbortJobRequest(
             jobID: "job-id-454",
             epoch: 455 << 40,

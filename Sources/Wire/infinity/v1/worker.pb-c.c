@@ -1080,7 +1080,7 @@ const ProtobufCMessageDescriptor infinity__v1__step_request__descriptor =
   (ProtobufCMessageInit) infinity__v1__step_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor infinity__v1__step_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor infinity__v1__step_response__field_descriptors[4] =
 {
   {
     "clips",
@@ -1118,16 +1118,29 @@ static const ProtobufCFieldDescriptor infinity__v1__step_response__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "push_micros",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Infinity__V1__StepResponse, push_micros),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned infinity__v1__step_response__field_indices_by_name[] = {
   0,   /* field[0] = clips */
   2,   /* field[2] = exchange_micros */
+  3,   /* field[3] = push_micros */
   1,   /* field[1] = step_micros */
 };
 static const ProtobufCIntRange infinity__v1__step_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor infinity__v1__step_response__descriptor =
 {
@@ -1137,7 +1150,7 @@ const ProtobufCMessageDescriptor infinity__v1__step_response__descriptor =
   "Infinity__V1__StepResponse",
   "infinity.v1",
   sizeof(Infinity__V1__StepResponse),
-  3,
+  4,
   infinity__v1__step_response__field_descriptors,
   infinity__v1__step_response__field_indices_by_name,
   1,  infinity__v1__step_response__number_ranges,

@@ -185,15 +185,21 @@ struct  Infinity__V1__StepResponse
   size_t n_clips;
   int32_t *clips;
   /*
-   * Wall time of the step on this worker, and the part of it spent waiting on context from
-   * peers (microseconds): the coordinator reports the exchange share.
+   * Wall time of the step on this worker, and the part of it its clips spent inside context
+   * exchange operations, on average per clip (microseconds): that includes waiting for slower
+   * peers to reach the same collective.
    */
   int64_t step_micros;
   int64_t exchange_micros;
+  /*
+   * Of exchange_micros, the part spent sending: serialising contributions and pushing them to
+   * peer workers until acknowledged (the transport's own cost).
+   */
+  int64_t push_micros;
 };
 #define INFINITY__V1__STEP_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&infinity__v1__step_response__descriptor) \
-    , 0,NULL, 0, 0 }
+    , 0,NULL, 0, 0, 0 }
 
 
 struct  Infinity__V1__AbortJobRequest
