@@ -8,10 +8,12 @@ struct Arguments {
     }
 
     private var values: [String: String] = [:]
+    private var lists: [String: [String]] = [:]
     private var switches: Set<String> = []
 
-    /// Parses `arguments`; `options` take a value, `flags` take none.
-    init(_ arguments: ArraySlice<String>, flags: Set<String> = [], options: Set<String>) throws {
+    /// Parses `arguments`; `options` take a value, `flags` take none, `repeatable` options take
+    /// a value each time they are given.
+    init(_ arguments: ArraySlice<String>, flags: Set<String> = [], options: Set<String>, repeatable: Set<String> = []) throws {
         var remaining = arguments[...]
         while let argument = remaining.popFirst() {
             guard argument.hasPrefix("--") else {
@@ -26,6 +28,11 @@ struct Arguments {
             if flags.contains(name) {
                 guard inline == nil else { throw Failure(description: "--\(name) takes no value") }
                 switches.insert(name)
+            } else if repeatable.contains(name) {
+                guard let value = inline ?? remaining.popFirst() else {
+                    throw Failure(description: "--\(name) needs a value")
+                }
+                lists[name, default: []].append(value)
             } else if options.contains(name) {
                 guard let value = inline ?? remaining.popFirst() else {
                     throw Failure(description: "--\(name) needs a value")
@@ -33,7 +40,7 @@ struct Arguments {
                 guard values[name] == nil else { throw Failure(description: "--\(name) given twice") }
                 values[name] = value
             } else {
-                let known = (options.union(flags)).sorted().map { "--\($0)" }.joined(separator: ", ")
+                let known = options.union(flags).union(repeatable).sorted().map { "--\($0)" }.joined(separator: ", ")
                 throw Failure(description: "unknown option '--\(name)' (known: \(known))")
             }
         }
@@ -41,6 +48,9 @@ struct Arguments {
 
     /// Whether switch `name` was given.
     func flag(_ name: String) -> Bool { switches.contains(name) }
+
+    /// Every value of repeatable option `--name`, in order.
+    func strings(_ name: String) -> [String] { lists[name] ?? [] }
 
     /// The value of `--name`, or nil when absent.
     func string(_ name: String) -> String? { values[name] }

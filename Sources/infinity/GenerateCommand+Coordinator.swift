@@ -50,7 +50,7 @@ extension GenerateCommand {
     /// form's progress line (plus the context-exchange share, and a line per recovery); returns
     /// the latents and their shape `[C, F, H, W]` (C as the workers' model has it).
     static func denoiseOnCluster(_ request: Request, _ cluster: ClusterTarget) async throws -> (values: [Float], shape: [Int]) {
-        let embeddings = try readEmbeddings(request.embeddingsPath, width: nil)
+        let embeddings = try request.conditioning.embeddings(width: nil)
         let job = GenerationRequest(
             model: request.modelPath, embeddings: embeddings, frames: request.frames, clipFrames: request.plan.clipFrames.max(),
             height: request.height, width: request.width, steps: request.steps, guidance: request.guidance,

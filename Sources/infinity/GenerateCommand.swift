@@ -13,8 +13,10 @@ enum GenerateCommand {
     static let options: Set<String> = [
         "model", "embeddings", "frames", "clip-frames", "height", "width", "steps", "guidance", "seed", "scheduler",
         "fps", "fps-out", "workers", "out", "backend", "threads", "local-frames", "global-frames", "phase-t", "local-bias",
-        "global-bias", "coordinator", "token-file",
+        "global-bias", "coordinator", "token-file", "negative-prompt",
     ]
+    /// Options that may be given several times.
+    static let repeatable: Set<String> = ["prompt"]
     /// Options of the in-process form only: with `--coordinator` the cluster's workers run the job.
     static let inProcessOptions = ["workers", "threads", "backend"]
     static let flags: Set<String> = [
@@ -25,7 +27,8 @@ enum GenerateCommand {
     struct Request {
         /// The model folder; with `--coordinator`, the model's name (or hash) on the workers.
         var modelPath: String
-        var embeddingsPath: String
+        /// Where the prompt embeddings come from.
+        var conditioning: ConditioningSource
         /// `--out` and the format it names.
         var out: String
         var format: OutputFormat
@@ -64,10 +67,10 @@ enum GenerateCommand {
 
     /// Reads and checks every option; nothing here loads the model, so a typo fails fast.
     static func parse(_ arguments: ArraySlice<String>) throws -> Request {
-        let options = try Arguments(arguments, flags: flags, options: options)
+        let options = try Arguments(arguments, flags: flags, options: options, repeatable: repeatable)
         let cluster = try ClusterTarget(options)
         let modelPath = try cluster.map { try $0.modelName(options.required("model")) } ?? options.required("model")
-        let embeddingsPath = try options.required("embeddings")
+        let conditioning = try ConditioningSource(options)
         let out = try options.required("out")
         let format = try OutputWriting.prepare(path: out)
         let frames = try options.int("frames", range: 1 ... 1_000_000)
@@ -100,7 +103,7 @@ enum GenerateCommand {
         config.tokenCountScale = options.flag("token-count-scale")
         let plan = try ClipPlan(totalFrames: frames, maxClipFrames: clipFrames)
         try config.validate(for: plan)
-        return Request(modelPath: modelPath, embeddingsPath: embeddingsPath, out: out, format: format, plan: plan,
+        return Request(modelPath: modelPath, conditioning: conditioning, out: out, format: format, plan: plan,
                        config: config, height: height, width: width, steps: steps, guidance: guidance, seed: seed,
                        scheduler: kind, fps: fps, fpsOut: fpsOut, workerCount: workerCount, threads: threads,
                        cluster: cluster)
@@ -121,7 +124,7 @@ enum GenerateCommand {
         let schedulerConfig = try folder.schedulerConfigPath.map { try SchedulerConfig(contentsOfFile: $0) }
             ?? SchedulerConfig.textToVideoDefault
         let scheduler = try makeScheduler(config: schedulerConfig, kind: request.scheduler, steps: request.steps)
-        let embeddings = try readEmbeddings(request.embeddingsPath, width: workers[0].config.crossAttentionDim)
+        let embeddings = try request.conditioning.embeddings(width: workers[0].config.crossAttentionDim)
 
         let plan = request.plan
         let pipeline = try ClipParallelPipeline(workers: workers, plan: plan, config: request.config, guidance: request.guidance)
@@ -135,6 +138,55 @@ enum GenerateCommand {
                                   elapsed: Date().timeIntervalSince(start)))
         }
         return (latents, [channels, request.frames, request.height, request.width])
+    }
+
+    /// Where a generation's prompt embeddings come from: a safetensors file (`--embeddings`) or
+    /// prompts (`--prompt`, repeatable; `--negative-prompt`) encoded here by the model folder's
+    /// text encoder (on a cluster too: the workers hold only the UNet).
+    enum ConditioningSource {
+        case file(String)
+        case prompts([String], negative: String, modelFolder: String)
+
+        init(_ options: Arguments) throws {
+            let prompts = options.strings("prompt")
+            switch (options.string("embeddings"), prompts.isEmpty) {
+            case (let path?, true):
+                guard options.string("negative-prompt") == nil else {
+                    throw Arguments.Failure(description: "--negative-prompt goes with --prompt; --embeddings holds its own 'uncond'")
+                }
+                self = .file(path)
+            case (nil, false):
+                self = .prompts(prompts, negative: options.string("negative-prompt") ?? "", modelFolder: try options.required("model"))
+            case (_?, false):
+                throw Arguments.Failure(description: "give either --prompt TEXT (repeatable) or --embeddings FILE, not both")
+            case (nil, true):
+                throw Arguments.Failure(description: "missing --prompt TEXT (repeatable, one per part of the video) or --embeddings FILE")
+            }
+        }
+
+        /// The embeddings, checked against the model's cross-attention width when known.
+        func embeddings(width: Int?) throws -> PromptEmbeddings {
+            switch self {
+            case .file(let path):
+                return try readEmbeddings(path, width: width)
+            case .prompts(let prompts, let negative, let folderPath):
+                let folder: ModelFolder
+                do {
+                    folder = try ModelFolder(path: folderPath)
+                } catch {
+                    throw Arguments.Failure(description: "--prompt needs --model to be the model's folder (its text encoder runs here): \(error)")
+                }
+                let encoder = try TinyTextEncoder.load(modelFolder: folder, backend: CPUBackend(threads: 1))
+                let encoded = try encoder.encode(prompts + [negative])
+                let (count, tokens, channels) = (encoded.shape[0], encoded.shape[1], encoded.shape[2])
+                if let width, width != channels {
+                    throw ModelError("the text encoder's width \(channels) differs from the UNet's cross-attention width \(width)")
+                }
+                let rows = tokens * channels
+                return try PromptEmbeddings(prompts: HostTensor(shape: [count - 1, tokens, channels], values: Array(encoded.values[..<((count - 1) * rows)])),
+                                            negative: HostTensor(shape: [tokens, channels], values: Array(encoded.values[((count - 1) * rows)...])))
+            }
+        }
     }
 
     /// The worker count of `in-process:N`.

@@ -8,7 +8,8 @@ commands:
   forward   one UNet forward pass on inputs from a safetensors file (reference checks)
               --model DIR --inputs FILE --out FILE [--backend cpu] [--threads N]
   generate  denoise a long video: clip parallelism with dual-scope attention, in-process or on a cluster
-              --model DIR|NAME --embeddings FILE --frames N --height H --width W
+              --model DIR|NAME (--prompt TEXT [--prompt TEXT ...] [--negative-prompt TEXT] | --embeddings FILE)
+              --frames N --height H --width W
               --out video.mp4|video.y4m|frames/|latents.safetensors [--fps-out N]
               [--clip-frames F] [--workers in-process:N | --coordinator HOST:PORT [--token-file FILE]]
               [--steps S] [--guidance G] [--seed K] [--scheduler ddim|dpm++] [--fps N]
