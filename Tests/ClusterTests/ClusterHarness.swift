@@ -39,7 +39,7 @@ final class ClusterHarness: @unchecked Sendable {
         try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let (process, line) = try Self.start(["coordinator", "--listen", "127.0.0.1:0", "--token-file", tokenFile,
                                               "--checkpoint-interval", String(checkpointInterval),
-                                              "--heartbeat-interval-ms", "100", "--heartbeat-timeout-ms", "1500", "--grace", "1"],
+                                              "--heartbeat-interval-ms", "100", "--heartbeat-timeout-ms", "3000", "--grace", "1"],
                                              until: "coordinator listening on ")
         coordinator = process
         coordinatorAddress = String(line.split(separator: " ")[3])
