@@ -1,4 +1,5 @@
 import Client
+import ClusterConfig
 import ClusterWire
 import Foundation
 import Media
@@ -15,23 +16,32 @@ struct ClusterTarget {
 
     /// The target `options` name; nil without `--coordinator`. Throws for an in-process option
     /// given with it, `--token-file` without it, a malformed address or an unreadable token file.
-    init?(_ options: Arguments) throws {
-        guard let text = options.string("coordinator") else {
-            if options.string("token-file") != nil {
-                throw Arguments.Failure(description: "--token-file is only used with --coordinator HOST:PORT")
+    init?(_ options: Arguments, cluster configuration: ClusterConfiguration?) throws {
+        let text: String
+        if let configuration {
+            guard options.string("coordinator") == nil else {
+                throw Arguments.Failure(description: "--coordinator and --cluster both name the coordinator; give one")
             }
-            return nil
+            text = configuration.coordinator.advertiseAddress.description
+        } else {
+            guard let given = options.string("coordinator") else {
+                if options.string("token-file") != nil {
+                    throw Arguments.Failure(description: "--token-file is only used with --coordinator HOST:PORT or --cluster FILE")
+                }
+                return nil
+            }
+            text = given
         }
         for name in GenerateCommand.inProcessOptions where options.string(name) != nil {
-            throw Arguments.Failure(description: "--\(name) is not allowed with --coordinator: the cluster's workers run the job "
-                + "with their own backend and threads")
+            throw Arguments.Failure(description: "--\(name) is not allowed with --coordinator or --cluster: the cluster's workers "
+                + "run the job with their own backend and threads")
         }
         do {
             address = try CoordinatorAddress(text)
         } catch {
             throw Arguments.Failure(description: "--coordinator: \(error.message)")
         }
-        token = try CoordinatorCommand.clusterToken(file: options.string("token-file"))
+        token = try CoordinatorCommand.clusterToken(file: options.string("token-file") ?? configuration?.coordinator.tokenFile)
     }
 
     /// The model as the workers name it: `--model` gives its name or hash; a folder path stands

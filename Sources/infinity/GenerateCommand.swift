@@ -1,3 +1,4 @@
+import ClusterConfig
 import CPUBackend
 import Foundation
 import Media
@@ -13,7 +14,7 @@ enum GenerateCommand {
     static let options: Set<String> = [
         "model", "embeddings", "frames", "clip-frames", "height", "width", "steps", "guidance", "seed", "scheduler",
         "fps", "fps-out", "workers", "out", "backend", "threads", "local-frames", "global-frames", "phase-t", "local-bias",
-        "global-bias", "coordinator", "token-file", "negative-prompt",
+        "global-bias", "coordinator", "token-file", "negative-prompt", "cluster",
     ]
     /// Options that may be given several times.
     static let repeatable: Set<String> = ["prompt"]
@@ -68,21 +69,32 @@ enum GenerateCommand {
     /// Reads and checks every option; nothing here loads the model, so a typo fails fast.
     static func parse(_ arguments: ArraySlice<String>) throws -> Request {
         let options = try Arguments(arguments, flags: flags, options: options, repeatable: repeatable)
-        let cluster = try ClusterTarget(options)
-        let modelPath = try cluster.map { try $0.modelName(options.required("model")) } ?? options.required("model")
-        let conditioning = try ConditioningSource(options)
+        // --cluster FILE: the coordinator, token, model and defaults come from a cluster.toml.
+        var configuration: ClusterConfiguration?
+        if let path = options.string("cluster") {
+            do {
+                configuration = try ClusterConfiguration(contentsOfFile: path)
+            } catch {
+                throw Arguments.Failure(description: "--cluster: \(error.description)")
+            }
+        }
+        let defaults = configuration?.generation
+        let cluster = try ClusterTarget(options, cluster: configuration)
+        let modelArgument = try options.string("model") ?? configuration?.model.path ?? options.required("model")
+        let modelPath = try cluster.map { try $0.modelName(modelArgument) } ?? modelArgument
+        let conditioning = try ConditioningSource(options, modelFolder: modelArgument)
         let out = try options.required("out")
         let format = try OutputWriting.prepare(path: out)
-        let frames = try options.int("frames", range: 1 ... 1_000_000)
-        let clipFrames = try options.int("clip-frames", default: frames, range: 1 ... 1_000_000)
-        let height = try options.int("height", range: 1 ... 4096)
-        let width = try options.int("width", range: 1 ... 4096)
-        let steps = try options.int("steps", default: 30, range: 1 ... 1000)
-        let guidance = try options.float("guidance", default: 7.5, range: 0 ... 100)
-        let seed = try options.int("seed", default: 0, range: 0 ... Int.max)
-        let kind: SchedulerKind = try options.choice("scheduler", default: "ddim", from: ["ddim", "dpm++"]) == "ddim"
-            ? .ddim : .dpmSolverMultistep
-        let fps = try options.float("fps", default: 24, range: 0 ... 1000)
+        let frames = try options.int("frames", default: defaults?.frames, range: 1 ... 1_000_000)
+        let clipFrames = try options.int("clip-frames", default: defaults?.clipFrames ?? frames, range: 1 ... 1_000_000)
+        let height = try options.int("height", default: defaults?.height, range: 1 ... 4096)
+        let width = try options.int("width", default: defaults?.width, range: 1 ... 4096)
+        let steps = try options.int("steps", default: defaults?.steps ?? 30, range: 1 ... 1000)
+        let guidance = try options.float("guidance", default: defaults.map { Float($0.guidance) } ?? 7.5, range: 0 ... 100)
+        let seed = try options.int("seed", default: defaults?.seed ?? 0, range: 0 ... Int.max)
+        let kind: SchedulerKind = try options.choice("scheduler", default: defaults?.scheduler.rawValue ?? "ddim",
+                                                     from: ["ddim", "dpm++"]) == "ddim" ? .ddim : .dpmSolverMultistep
+        let fps = try options.float("fps", default: defaults.map { Float($0.fps) } ?? 24, range: 0 ... 1000)
         // --fps conditions the model (VideoCrafter2's fps embedding); --fps-out is the video's rate.
         let fpsOut = try options.int("fps-out", default: 8, range: 1 ... 240)
         let workerCount = try inProcessWorkers(options.string("workers") ?? "in-process:1")
@@ -92,15 +104,26 @@ enum GenerateCommand {
             try CPUBackend.checkSupported()
         }
         var config = VideoInfinityConfig()
+        if let given = configuration?.videoInfinity {
+            config.localFrames = given.localFrames
+            config.globalFrames = given.globalFrames
+            config.phaseTimestep = given.phaseTimestep
+            config.localBias = Float(given.localBias)
+            config.globalBias = Float(given.globalBias)
+            config.syncGroupNorm = given.syncGroupNorm
+            config.referencePadding = given.referencePadding
+            config.referenceGlobalSampling = given.referenceGlobalSampling
+            config.tokenCountScale = given.tokenCountScale
+        }
         config.localFrames = try options.int("local-frames", default: config.localFrames, range: 0 ... 10_000)
         config.globalFrames = try options.int("global-frames", default: config.globalFrames, range: 0 ... 10_000)
         config.phaseTimestep = try options.int("phase-t", default: config.phaseTimestep, range: 0 ... 100_000)
         config.localBias = try options.float("local-bias", default: config.localBias, range: -1e4 ... 1e4)
         config.globalBias = try options.float("global-bias", default: config.globalBias, range: -1e4 ... 1e4)
-        config.syncGroupNorm = options.flag("sync-groupnorm")
-        config.referencePadding = options.flag("reference-padding")
-        config.referenceGlobalSampling = options.flag("reference-global-sampling")
-        config.tokenCountScale = options.flag("token-count-scale")
+        config.syncGroupNorm = config.syncGroupNorm || options.flag("sync-groupnorm")
+        config.referencePadding = config.referencePadding || options.flag("reference-padding")
+        config.referenceGlobalSampling = config.referenceGlobalSampling || options.flag("reference-global-sampling")
+        config.tokenCountScale = config.tokenCountScale || options.flag("token-count-scale")
         let plan = try ClipPlan(totalFrames: frames, maxClipFrames: clipFrames)
         try config.validate(for: plan)
         return Request(modelPath: modelPath, conditioning: conditioning, out: out, format: format, plan: plan,
@@ -147,7 +170,7 @@ enum GenerateCommand {
         case file(String)
         case prompts([String], negative: String, modelFolder: String)
 
-        init(_ options: Arguments) throws {
+        init(_ options: Arguments, modelFolder: String) throws {
             let prompts = options.strings("prompt")
             switch (options.string("embeddings"), prompts.isEmpty) {
             case (let path?, true):
@@ -156,7 +179,7 @@ enum GenerateCommand {
                 }
                 self = .file(path)
             case (nil, false):
-                self = .prompts(prompts, negative: options.string("negative-prompt") ?? "", modelFolder: try options.required("model"))
+                self = .prompts(prompts, negative: options.string("negative-prompt") ?? "", modelFolder: modelFolder)
             case (_?, false):
                 throw Arguments.Failure(description: "give either --prompt TEXT (repeatable) or --embeddings FILE, not both")
             case (nil, true):

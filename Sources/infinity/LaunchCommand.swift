@@ -12,7 +12,17 @@ import Synchronization
 /// launch is SIGKILLed (see Sources/CProcessSpawn).
 enum LaunchCommand {
     static func run(_ arguments: ArraySlice<String>) async throws {
+        // `launch [cluster.toml] [options] -- generate ARGS`: run one generation on the cluster
+        // once it is up, then stop it.
         var rest = arguments
+        var command: ArraySlice<String>?
+        if let separator = arguments.firstIndex(of: "--") {
+            rest = arguments[..<separator]
+            command = arguments[(separator + 1)...]
+            guard command?.first == "generate" else {
+                throw Arguments.Failure(description: "launch runs `-- generate ARGS` on the cluster it starts; got '-- \(command?.joined(separator: " ") ?? "")'")
+            }
+        }
         var path = "cluster.toml"
         if let first = rest.first, !first.hasPrefix("-") {
             path = first
@@ -49,10 +59,40 @@ enum LaunchCommand {
         }
 
         printTable(plan, supervisor: supervisor, source: path)
+        if let command {
+            try await runOnCluster(Array(command.dropFirst()) + ["--cluster", path], supervisor: supervisor)
+            return
+        }
         let ending = await supervisor.supervise()
         say("launch: \(ending), stopping the cluster")
         await supervisor.stopAll()
         if case .coordinatorExited = ending { throw Arguments.Failure(description: "the cluster stopped: \(ending)") }
+    }
+
+    /// Runs `generate arguments` against the cluster, racing the cluster's own ending (a
+    /// signal, or the coordinator exiting); stops the cluster either way.
+    private static func runOnCluster(_ arguments: [String], supervisor: Supervisor) async throws {
+        let outcome: Result<Void, any Error> = await withTaskGroup(of: Result<Void, any Error>?.self) { group in
+            group.addTask {
+                do {
+                    try await GenerateCommand.run(arguments[...])
+                    return .success(())
+                } catch {
+                    return .failure(error)
+                }
+            }
+            group.addTask {
+                let ending = await supervisor.supervise()
+                return Task.isCancelled ? nil : .failure(Arguments.Failure(description: "the cluster stopped before the generation ended: \(ending)"))
+            }
+            var first: Result<Void, any Error>?
+            while first == nil, let next = await group.next() { first = next }
+            group.cancelAll()
+            return first ?? .success(())
+        }
+        say("launch: stopping the cluster")
+        await supervisor.stopAll()
+        try outcome.get()
     }
 
     private static func printTable(_ plan: LaunchPlan, supervisor: Supervisor, source: String) {
@@ -98,11 +138,14 @@ private struct Interruption: Error, CustomStringConvertible {
 private enum Ending: CustomStringConvertible {
     case signal(Interruption)
     case coordinatorExited(String)
+    /// The supervising task was cancelled (the command run on the cluster ended).
+    case cancelled
 
     var description: String {
         switch self {
         case .signal(let interruption): "\(interruption)"
         case .coordinatorExited(let how): "the coordinator \(how)"
+        case .cancelled: "supervision ended"
         }
     }
 }
@@ -214,9 +257,11 @@ private final class Supervisor: Sendable {
         }
     }
 
-    /// Runs until a signal or the coordinator's exit; reports workers that exit on the way.
+    /// Runs until a signal, the coordinator's exit or the task's cancellation; reports workers
+    /// that exit on the way.
     func supervise() async -> Ending {
         while true {
+            if Task.isCancelled { return .cancelled }
             let (signal, exits) = state.withLock { state in
                 defer { state.unreported.removeAll() }
                 return (state.signal, state.unreported.map { state.children[$0] })

@@ -27,7 +27,8 @@ commands:
               [--token-file FILE] [--backend cpu] [--threads N] [--max-clips N]
   launch    start the coordinator and workers a cluster.toml names, wait until all serve health,
             stop them all on SIGINT/SIGTERM
-              [cluster.toml] [--grace SECONDS] [--startup-timeout SECONDS]
+              [cluster.toml] [--grace SECONDS] [--startup-timeout SECONDS] [-- generate ARGS]
+              (with `-- generate ARGS`: run that generation on the cluster, then stop it)
   bench     benchmarks: `infinity bench unet --help`
 """
 

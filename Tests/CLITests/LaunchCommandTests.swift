@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Testing
 
 /// `infinity launch` as a process: brings a cluster up, stops it on SIGTERM, and never leaves a
@@ -191,12 +192,8 @@ struct LaunchCommandTests {
         #expect(missing.error.hasPrefix("infinity: \(cluster.folder)/none.toml:"), "\(missing.error)")
     }
 
-    /// Whether the binary has the real `infinity worker` command yet.
-    static let hasWorkerCommand = (try? CLITests.run(["worker", "--help"]))
-        .map { !$0.error.contains("unknown command 'worker'") } ?? false
-
     @Test("the repository's cluster.toml comes up with real workers and leaves nothing behind after SIGTERM",
-          .enabled(if: hasWorkerCommand), .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(2)))
     func repositoryCluster() throws {
         let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("cluster.toml").path
@@ -208,5 +205,55 @@ struct LaunchCommandTests {
         #expect(launch.finish() == 0, "\(launch.text)")
         #expect(Self.survivors(Array(children.values), within: 0).isEmpty)
         #expect(Self.processes(using: [50051, 50061, 50062]).isEmpty)
+    }
+
+    @Test("launch FILE -- generate runs one job on the cluster it starts, then stops it", .timeLimit(.minutes(3)))
+    func launchAndGenerate() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("infinity-launch-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let config = folder + "/cluster.toml"
+        try """
+            [coordinator]
+            address = "127.0.0.1:50151"
+            checkpoint_interval = 1
+            [model]
+            path = "\(CLITests.fixtures)/unet-tiny"
+            [[workers]]
+            host = "127.0.0.1"
+            port = 50161
+            threads = 1
+            [[workers]]
+            host = "127.0.0.1"
+            port = 50162
+            threads = 1
+            [generation]
+            frames = 12
+            clip_frames = 4
+            height = 4
+            width = 6
+            steps = 3
+            [video_infinity]
+            local_frames = 2
+            global_frames = 4
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let out = folder + "/out.safetensors"
+        let result = try CLITests.run(["launch", config, "--", "generate",
+                                       "--embeddings", "\(CLITests.fixtures)/unet-tiny/embeddings.safetensors", "--out", out])
+        #expect(result.status == 0, "\(result.output)\n\(result.error)")
+        #expect(result.output.contains("step 3/3 x 3 clips"), "\(result.output)")
+        #expect(result.output.contains("launch: stopped 3 processes"), "\(result.output)")
+        let file = try SafeTensorsFile(path: out)
+        #expect(file.shape(of: "latents") == [4, 12, 4, 6])
+        #expect(Self.processes(using: [50151, 50161, 50162]).isEmpty)
+
+        // The same job in-process gives the same latents.
+        let local = folder + "/local.safetensors"
+        let inProcess = try CLITests.run(["generate", "--model", "\(CLITests.fixtures)/unet-tiny", "--embeddings",
+                                          "\(CLITests.fixtures)/unet-tiny/embeddings.safetensors", "--frames", "12",
+                                          "--clip-frames", "4", "--height", "4", "--width", "6", "--steps", "3",
+                                          "--local-frames", "2", "--global-frames", "4", "--threads", "1", "--out", local])
+        #expect(inProcess.status == 0, "\(inProcess.error)")
+        #expect(try SafeTensorsFile(path: local).floats("latents") == (try file.floats("latents")))
     }
 }
