@@ -65,9 +65,9 @@ final class RPCContextExchange: MailboxExchange {
         if !remoteWorkers.isEmpty {
             let start = ContinuousClock.now
             defer { statistics.withLock { $0.pushMicros += (ContinuousClock.now - start).microseconds } }
-            let request = PushContextRequest(contributions: [contribution(slot, payload)])
-            let bytes = request.contributions[0].tensor?.data.count ?? request.contributions[0].values.count * 8
-            statistics.withLock { $0.pushedBytes += bytes * remoteWorkers.count }
+            // Encoded once, sent to every receiving worker.
+            let request = RawMessage(push(slot, payload).serializedBytes())
+            statistics.withLock { $0.pushedBytes += request.bytes.count * remoteWorkers.count }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for address in remoteWorkers {
                     let channel = try peers.channel(address)
@@ -90,31 +90,30 @@ final class RPCContextExchange: MailboxExchange {
     }
 
     /// Stores a peer's contribution for this worker's clips.
-    func receive(_ contribution: ContextContribution) async throws(RPCError) {
-        guard let key = contribution.key else { throw RPCError(code: .invalidArgument, message: "contribution: key missing") }
-        guard let kind = ExchangeKey.Kind(key.kind) else {
-            throw RPCError(code: .invalidArgument, message: "contribution: kind \(key.kind) is not an exchange kind")
+    func receive(_ push: ContextPush) async throws(RPCError) {
+        guard let kind = ExchangeKey.Kind(push.kind) else {
+            throw RPCError(code: .invalidArgument, message: "contribution: kind \(push.kind) is not an exchange kind")
         }
-        let clip = Int(contribution.fromClip)
+        let clip = Int(push.fromClip)
         guard (0 ..< clipCount).contains(clip) else {
             throw RPCError(code: .invalidArgument, message: "contribution: from_clip \(clip) is not a clip of this \(clipCount)-clip job")
         }
         let role: ContextMailbox.Role
         let payload: ContextMailbox.Payload
-        switch contribution.part {
+        switch push.part {
         case .head, .tail, .gather:
-            guard let tensor = contribution.tensor else {
-                throw RPCError(code: .invalidArgument, message: "contribution: \(contribution.part) part without a tensor")
+            guard let tensor = push.tensor else {
+                throw RPCError(code: .invalidArgument, message: "contribution: \(push.part) part without a tensor")
             }
-            payload = .tensor(try tensor.hostTensor(field: "contribution.tensor"))
-            role = contribution.part == .head ? .head : contribution.part == .tail ? .tail : .gather
+            payload = .tensor(tensor)
+            role = push.part == .head ? .head : push.part == .tail ? .tail : .gather
         case .reduce:
-            payload = .values(contribution.values)
+            payload = .values(push.values)
             role = .reduce
         case .unspecified:
             throw RPCError(code: .invalidArgument, message: "contribution: part not set")
         }
-        let slot = ContextMailbox.Slot(key: ExchangeKey(forward: Int(key.forward), kind: kind, site: Int(key.site)),
+        let slot = ContextMailbox.Slot(key: ExchangeKey(forward: Int(push.forward), kind: kind, site: Int(push.site)),
                                        role: role, clip: clip)
         do {
             try await mailbox.post(slot, payload, readers: readers(role))
@@ -123,21 +122,20 @@ final class RPCContextExchange: MailboxExchange {
         }
     }
 
-    private func contribution(_ slot: ContextMailbox.Slot, _ payload: ContextMailbox.Payload) -> ContextContribution {
-        let key = ContextKey(jobID: routes.jobID, epoch: routes.epoch, forward: Int64(slot.key.forward),
-                             kind: ExchangeKind(slot.key.kind), site: Int32(slot.key.site))
+    private func push(_ slot: ContextMailbox.Slot, _ payload: ContextMailbox.Payload) -> ContextPush {
         let part: ContextPart = switch slot.role {
         case .head: .head
         case .tail: .tail
         case .gather: .gather
         case .reduce: .reduce
         }
+        var push = ContextPush(jobID: routes.jobID, epoch: routes.epoch, forward: Int64(slot.key.forward),
+                               kind: ExchangeKind(slot.key.kind), site: Int32(slot.key.site), fromClip: Int32(slot.clip), part: part)
         switch payload {
-        case .tensor(let tensor):
-            return ContextContribution(key: key, fromClip: Int32(slot.clip), part: part, tensor: WireTensor(tensor))
-        case .values(let values):
-            return ContextContribution(key: key, fromClip: Int32(slot.clip), part: part, values: values)
+        case .tensor(let tensor): push.tensor = tensor
+        case .values(let values): push.values = values
         }
+        return push
     }
 
     /// Adds time a clip spent in an exchange operation.

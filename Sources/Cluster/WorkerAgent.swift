@@ -215,12 +215,9 @@ public actor WorkerAgent {
 
     // MARK: Context, abort, drop
 
-    func pushContext(_ request: PushContextRequest) async throws(RPCError) {
-        for contribution in request.contributions {
-            guard let key = contribution.key else { throw RPCError(code: .invalidArgument, message: "contribution: key missing") }
-            let job = try job(key.jobID, epoch: key.epoch)
-            try await job.exchange.receive(contribution)
-        }
+    func pushContext(_ push: ContextPush) async throws(RPCError) {
+        let job = try job(push.jobID, epoch: push.epoch)
+        try await job.exchange.receive(push)
     }
 
     func abort(_ request: AbortJobRequest) async {

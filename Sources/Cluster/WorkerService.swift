@@ -32,7 +32,8 @@ public final class WorkerService: RPCService {
                 try await agent.restore(jobID: header.jobID, epoch: header.epoch, clip: Int(header.clip), checkpoint: checkpoint)
                 return PutCheckpointResponse(clip: header.clip, completedSteps: header.completedSteps, receivedBytes: header.totalBytes)
             },
-            .unary("PushContext") { (request: PushContextRequest, _) in
+            // Decoded straight into host tensors (ContextPush): the exchange's hot path.
+            .unary("PushContext") { (request: ContextPush, _) in
                 try await agent.pushContext(request)
                 return PushContextResponse()
             },
