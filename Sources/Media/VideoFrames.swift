@@ -56,4 +56,28 @@ public struct VideoFrames: Sendable, Equatable {
         }
         return VideoFrames(checkedWidth: newWidth, height: newHeight, frames: padded)
     }
+
+    /// The video enlarged `factor` times in both directions, each pixel repeated as a
+    /// `factor` x `factor` block (nearest neighbour: pixel-space models' tiny frames stay sharp).
+    public func upscaled(by factor: Int) throws -> VideoFrames {
+        guard (1 ... 64).contains(factor) else { throw MediaError("upscale factor must be in 1...64, got \(factor)") }
+        guard factor > 1 else { return self }
+        let newWidth = width * factor
+        let enlarged = frames.map { frame in
+            var out = [UInt8]()
+            out.reserveCapacity(newWidth * height * factor * 3)
+            var row = [UInt8]()
+            row.reserveCapacity(newWidth * 3)
+            for y in 0 ..< height {
+                row.removeAll(keepingCapacity: true)
+                for x in 0 ..< width {
+                    let pixel = frame[(y * width + x) * 3 ..< (y * width + x) * 3 + 3]
+                    for _ in 0 ..< factor { row.append(contentsOf: pixel) }
+                }
+                for _ in 0 ..< factor { out.append(contentsOf: row) }
+            }
+            return out
+        }
+        return VideoFrames(checkedWidth: newWidth, height: height * factor, frames: enlarged)
+    }
 }

@@ -14,7 +14,7 @@ enum GenerateCommand {
     static let options: Set<String> = [
         "model", "embeddings", "frames", "clip-frames", "height", "width", "steps", "guidance", "seed", "scheduler",
         "fps", "fps-out", "workers", "out", "backend", "threads", "local-frames", "global-frames", "phase-t", "local-bias",
-        "global-bias", "coordinator", "token-file", "negative-prompt", "cluster",
+        "global-bias", "coordinator", "token-file", "negative-prompt", "cluster", "upscale",
     ]
     /// Options that may be given several times.
     static let repeatable: Set<String> = ["prompt"]
@@ -45,6 +45,8 @@ enum GenerateCommand {
         var fps: Float
         /// The written video's frame rate (`--fps-out`).
         var fpsOut: Int
+        /// Nearest-neighbour enlargement of the written video's frames (`--upscale`).
+        var upscale: Int
         var workerCount: Int
         var threads: Int
         /// Set with `--coordinator`: the job runs on that cluster.
@@ -63,7 +65,7 @@ enum GenerateCommand {
             latents = try await denoiseInProcess(request)
         }
         try writeOutput(latents: latents.values, shape: latents.shape, to: request.out, format: request.format,
-                        fps: request.fpsOut)
+                        fps: request.fpsOut, upscale: request.upscale)
     }
 
     /// Reads and checks every option; nothing here loads the model, so a typo fails fast.
@@ -97,6 +99,7 @@ enum GenerateCommand {
         let fps = try options.float("fps", default: defaults.map { Float($0.fps) } ?? 24, range: 0 ... 1000)
         // --fps conditions the model (VideoCrafter2's fps embedding); --fps-out is the video's rate.
         let fpsOut = try options.int("fps-out", default: 8, range: 1 ... 240)
+        let upscale = try options.int("upscale", default: 1, range: 1 ... 64)
         let workerCount = try inProcessWorkers(options.string("workers") ?? "in-process:1")
         let threads = try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024)
         if cluster == nil {
@@ -128,7 +131,7 @@ enum GenerateCommand {
         try config.validate(for: plan)
         return Request(modelPath: modelPath, conditioning: conditioning, out: out, format: format, plan: plan,
                        config: config, height: height, width: width, steps: steps, guidance: guidance, seed: seed,
-                       scheduler: kind, fps: fps, fpsOut: fpsOut, workerCount: workerCount, threads: threads,
+                       scheduler: kind, fps: fps, fpsOut: fpsOut, upscale: upscale, workerCount: workerCount, threads: threads,
                        cluster: cluster)
     }
 

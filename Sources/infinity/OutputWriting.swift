@@ -52,7 +52,7 @@ enum OutputWriting {
 /// for videos) and prints what it wrote. Videos go through ``LatentDecoder``: 3-channel
 /// latents are pixels; 4-channel (SD VAE) latents are shown through the linear latent-to-RGB
 /// approximation at 8x, as there is no VAE decoder yet.
-func writeOutput(latents: [Float], shape: [Int], to path: String, format: OutputFormat, fps: Int) throws {
+func writeOutput(latents: [Float], shape: [Int], to path: String, format: OutputFormat, fps: Int, upscale: Int = 1) throws {
     if format != .pngFolder { // PNGWriter makes its folder, parents included
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
@@ -63,7 +63,7 @@ func writeOutput(latents: [Float], shape: [Int], to path: String, format: Output
         return
     }
     let approximate = try LatentDecoder.isApproximate(channels: shape.first ?? 0)
-    let video = try LatentDecoder().decode(latents: latents, shape: shape)
+    let video = try LatentDecoder().decode(latents: latents, shape: shape).upscaled(by: upscale)
     var size = (width: video.width, height: video.height)
     switch format {
     case .mp4: size = try MP4Writer(fps: fps).write(video, toFile: path)

@@ -10,7 +10,7 @@ commands:
   generate  denoise a long video: clip parallelism with dual-scope attention, in-process or on a cluster
               --model DIR|NAME (--prompt TEXT [--prompt TEXT ...] [--negative-prompt TEXT] | --embeddings FILE)
               --frames N --height H --width W
-              --out video.mp4|video.y4m|frames/|latents.safetensors [--fps-out N]
+              --out video.mp4|video.y4m|frames/|latents.safetensors [--fps-out N] [--upscale N]
               [--clip-frames F] [--workers in-process:N | --coordinator HOST:PORT [--token-file FILE]]
               [--steps S] [--guidance G] [--seed K] [--scheduler ddim|dpm++] [--fps N]
               [--backend cpu] [--threads N]
