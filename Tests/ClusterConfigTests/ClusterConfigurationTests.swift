@@ -34,19 +34,20 @@ struct ClusterConfigurationTests {
         return try ClusterConfiguration(document, baseDirectory: "/srv/cluster")
     }
 
-    @Test("the example cluster.toml describes a local 2-worker cluster on the test model")
+    @Test("the example cluster.toml describes a local 2-worker cluster on the bundled model")
     func example() throws {
         let configuration = try ClusterConfiguration(contentsOfFile: Self.example)
         let root = URL(fileURLWithPath: Self.example).deletingLastPathComponent().path
         #expect(configuration.coordinator.address == Endpoint(host: "127.0.0.1", port: 50051))
         #expect(configuration.coordinator.tokenFile == nil)
         #expect(configuration.coordinator.checkpointDirectory == nil)
-        #expect(configuration.model.path == root + "/Tests/ModelTests/Fixtures/unet-tiny")
+        #expect(configuration.model.path == root + "/models/tiny-shapes")
         #expect(FileManager.default.fileExists(atPath: configuration.model.path + "/unet"))
         #expect(configuration.workers.map(\.address) == [Endpoint(host: "127.0.0.1", port: 50061),
                                                           Endpoint(host: "127.0.0.1", port: 50062)])
-        #expect(configuration.workers.allSatisfy { $0.backend == .cpu(threads: 1) && $0.ssh == nil && $0.maxClips == 4 })
-        #expect(configuration.generation.frames == 24 && configuration.generation.clipFrames == 8)
+        #expect(configuration.workers.allSatisfy { $0.backend == .cpu(threads: 1) && $0.ssh == nil && $0.maxClips == 64 })
+        #expect(configuration.generation.frames == 256 && configuration.generation.clipFrames == 8)
+        #expect(configuration.generation.height == 16 && configuration.generation.width == 16 && configuration.generation.steps == 16)
         #expect(configuration.videoInfinity.localFrames == 2 && configuration.videoInfinity.globalFrames == 4)
     }
 

@@ -16,7 +16,7 @@ struct LaunchPlanTests {
         #expect(plan.coordinator.healthAddress == Endpoint(host: "127.0.0.1", port: 50051))
         #expect(plan.workers.map(\.arguments) == [50061, 50062].map { port in
             ["/bin/infinity", "worker", "--listen", "127.0.0.1:\(port)", "--coordinator", "127.0.0.1:50051",
-             "--model", model, "--backend", "cpu", "--threads", "1", "--max-clips", "4"]
+             "--model", model, "--backend", "cpu", "--threads", "1", "--max-clips", "64"]
         })
         #expect(plan.workers.map(\.healthAddress.port) == [50061, 50062])
         #expect(plan.processes.allSatisfy { $0.sshDestination == nil })
