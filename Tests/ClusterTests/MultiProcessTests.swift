@@ -111,5 +111,40 @@ struct MultiProcessTests {
         let (_, result) = try await cluster.run(parameters)
         #expect(try #require(result).values == (try await ClusterJobs.reference(parameters)).values)
     }
-}
 
+    @Test("two jobs run at once on shared workers, each exactly", .timeLimit(.minutes(3)))
+    func concurrentJobs() async throws {
+        let cluster = try await ClusterHarness(workers: 2, maxClips: 4)
+        defer { Task { await cluster.stop() } }
+        let first = try ClusterJobs.parameters(clips: 2, steps: 3)
+        var second = try ClusterJobs.parameters(clips: 2, steps: 3, scheduler: .ddim)
+        second.seed = 7
+        async let a = cluster.run(first)
+        async let b = cluster.run(second)
+        let (runA, runB) = try await (a, b)
+        let (resultA, resultB) = (runA.result, runB.result)
+        #expect(try #require(resultA).values == (try await ClusterJobs.reference(first)).values)
+        #expect(try #require(resultB).values == (try await ClusterJobs.reference(second)).values)
+        let jobs = try await cluster.channel.unary(CoordinatorMethods.listJobs, request: ListJobsRequest(),
+                                                   responseType: ListJobsResponse.self).jobs
+        #expect(jobs.count == 2 && jobs.allSatisfy { $0.state == .completed })
+    }
+
+    @Test("a job fails with a clear error only when no worker is left", .timeLimit(.minutes(3)))
+    func noWorkerLeft() async throws {
+        let cluster = try await ClusterHarness(workers: 1, maxClips: 4)
+        defer { Task { await cluster.stop() } }
+        let parameters = try ClusterJobs.parameters(clips: 2, steps: 4)
+        let (events, result) = try await cluster.run(parameters) { event in
+            if case .progress(let progress) = event, progress.step == 1 { cluster.kill(worker: 0) }
+        }
+        #expect(result == nil)
+        let failure = events.compactMap { if case .failed(let failed) = $0 { failed } else { nil } }.first
+        #expect(failure?.code == Int32(StatusCode.unavailable.rawValue))
+        #expect(failure?.message.contains("no worker left") == true, "\(String(describing: failure))")
+        // The coordinator still serves, and takes a job again once a worker joins.
+        try await cluster.addWorker(maxClips: 4)
+        let (_, again) = try await cluster.run(parameters)
+        #expect(try #require(again).values == (try await ClusterJobs.reference(parameters)).values)
+    }
+}
