@@ -503,18 +503,8 @@ public actor Coordinator {
     private func assemble(_ clips: [DenoisingCheckpoint], plan: ClipPlan) -> HostTensor {
         let shape = clips[0].shape
         let (channels, height, width) = (shape[1], shape[3], shape[4])
-        let plane = height * width
-        var video = [Float](repeating: 0, count: channels * plan.totalFrames * plane)
-        for (index, clip) in clips.enumerated() {
-            let range = plan.frameRange(index)
-            for channel in 0 ..< channels {
-                let source = channel * range.count * plane
-                let destination = (channel * plan.totalFrames + range.lowerBound) * plane
-                video.replaceSubrange(destination ..< destination + range.count * plane,
-                                      with: clip.latents[source ..< source + range.count * plane])
-            }
-        }
-        return HostTensor(shape: [channels, plan.totalFrames, height, width], values: video)
+        return HostTensor(shape: [channels, plan.totalFrames, height, width],
+                          values: plan.assemble(clips.map(\.latents), channels: channels, plane: height * width))
     }
 
     private nonisolated func log(_ message: String) {

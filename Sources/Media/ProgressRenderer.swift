@@ -75,32 +75,32 @@ public struct ProgressRenderer: Sendable, Equatable {
     /// the redraw sequence, ending in a newline only after the last step.
     public func render(_ progress: ProgressSnapshot) -> String {
         let clips = "\(progress.clips) clip\(progress.clips == 1 ? "" : "s")"
-        let exchange = progress.exchangeFraction.map { "  exchange \(Self.fixed(min(max($0, 0), 1) * 100, 0))%" } ?? ""
+        let exchange = progress.exchangeFraction.map { "  exchange \(fixed(min(max($0, 0), 1) * 100, 0))%" } ?? ""
         switch style {
         case .plain:
-            let eta = progress.remaining.map { "\(Self.fixed($0, 1)) s" } ?? "unknown"
-            return "step \(progress.step)/\(progress.steps) x \(clips)  elapsed \(Self.fixed(progress.elapsed, 1)) s  eta \(eta)\(exchange)"
+            let eta = progress.remaining.map { "\(fixed($0, 1)) s" } ?? "unknown"
+            return "step \(progress.step)/\(progress.steps) x \(clips)  elapsed \(fixed(progress.elapsed, 1)) s  eta \(eta)\(exchange)"
         case .bar(let width):
             let filled = progress.steps > 0 ? min(width, max(0, progress.step * width / progress.steps)) : 0
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            let eta = progress.remaining.map { "\(Self.fixed($0, 1)) s" } ?? "--"
+            let eta = progress.remaining.map { "\(fixed($0, 1)) s" } ?? "--"
             let end = progress.step >= progress.steps ? "\n" : ""
             // ESC [ K clears what a longer previous line left to the right.
-            return "\r[\(bar)] step \(progress.step)/\(progress.steps) x \(clips)  \(Self.fixed(progress.elapsed, 1)) s elapsed  ETA \(eta)\(exchange)\u{1B}[K\(end)"
+            return "\r[\(bar)] step \(progress.step)/\(progress.steps) x \(clips)  \(fixed(progress.elapsed, 1)) s elapsed  ETA \(eta)\(exchange)\u{1B}[K\(end)"
         }
     }
+}
 
-    /// `value` with `digits` decimals, rounded half away from zero (no ICU-backed formatting).
-    static func fixed(_ value: Double, _ digits: Int) -> String {
-        guard value.isFinite else { return "\(value)" }
-        var scale = 1.0
-        for _ in 0 ..< digits { scale *= 10 }
-        let scaled = (abs(value) * scale).rounded()
-        let whole = Int(scaled / scale)
-        let fraction = Int(scaled - Double(whole) * scale)
-        let sign = value < 0 && scaled != 0 ? "-" : ""
-        guard digits > 0 else { return "\(sign)\(whole)" }
-        let fractionText = String(fraction)
-        return "\(sign)\(whole).\(String(repeating: "0", count: digits - fractionText.count))\(fractionText)"
-    }
+/// `value` with `digits` decimals, rounded half away from zero (no ICU-backed formatting).
+public func fixed(_ value: Double, _ digits: Int) -> String {
+    guard value.isFinite else { return "\(value)" }
+    var scale = 1.0
+    for _ in 0 ..< digits { scale *= 10 }
+    let scaled = (abs(value) * scale).rounded()
+    let whole = Int(scaled / scale)
+    let fraction = Int(scaled - Double(whole) * scale)
+    let sign = value < 0 && scaled != 0 ? "-" : ""
+    guard digits > 0 else { return "\(sign)\(whole)" }
+    let fractionText = String(fraction)
+    return "\(sign)\(whole).\(String(repeating: "0", count: digits - fractionText.count))\(fractionText)"
 }

@@ -141,19 +141,7 @@ public struct ClipParallelPipeline: Sendable {
             progress(GenerationProgress(step: step + 1, steps: timesteps.count, clips: plan.count))
         }
 
-        // Assemble [C, F_total, H, W] from the clips' [1, C, F_i, H, W].
-        let plane = height * width
-        var video = [Float](repeating: 0, count: channels * plan.totalFrames * plane)
-        for (index, state) in clips.enumerated() {
-            let range = plan.frameRange(index)
-            for channel in 0 ..< channels {
-                let source = channel * range.count * plane
-                let destination = (channel * plan.totalFrames + range.lowerBound) * plane
-                video.replaceSubrange(destination ..< destination + range.count * plane,
-                                      with: state.latents[source ..< source + range.count * plane])
-            }
-        }
-        return video
+        return plan.assemble(clips.map(\.latents), channels: channels, plane: height * width)
     }
 }
 

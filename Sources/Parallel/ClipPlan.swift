@@ -41,6 +41,23 @@ public struct ClipPlan: Sendable, Equatable {
         return start ..< start + clipFrames[index]
     }
 
+    /// The video `[C, F_total, H, W]` (flat, row-major) from each clip's latents
+    /// `[1, C, F_i, H, W]`, in clip order.
+    public func assemble(_ clips: [[Float]], channels: Int, plane: Int) -> [Float] {
+        precondition(clips.count == count, "\(clips.count) clips for a \(count)-clip plan")
+        var video = [Float](repeating: 0, count: channels * totalFrames * plane)
+        for (index, latents) in clips.enumerated() {
+            let range = frameRange(index)
+            for channel in 0 ..< channels {
+                let source = channel * range.count * plane
+                let destination = (channel * totalFrames + range.lowerBound) * plane
+                video.replaceSubrange(destination ..< destination + range.count * plane,
+                                      with: latents[source ..< source + range.count * plane])
+            }
+        }
+        return video
+    }
+
     /// The clip holding video frame `frame`.
     public func clip(holding frame: Int) -> Int {
         var end = 0

@@ -1,5 +1,6 @@
 import CPUBackend
 import Foundation
+import Media
 import Model
 import Parallel
 import Tensor
