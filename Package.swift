@@ -4,7 +4,7 @@ import PackageDescription
 /// Infinity: distributed long video generation (Video-Infinity) on a Swift actor cluster.
 ///
 /// Layers form a DAG; nothing imports upward (see docs/architecture.md):
-///   C shims -> Tensor -> CPUBackend, Model -> Parallel -> infinity (CLI)
+///   C shims -> Tensor -> CPUBackend, VulkanBackend, Model -> Parallel -> infinity (CLI)
 let package = Package(
     name: "Infinity",
     platforms: [.macOS(.v15)],
@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "RPC", targets: ["RPC"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "CPUBackend", targets: ["CPUBackend"]),
+        .library(name: "VulkanBackend", targets: ["VulkanBackend"]),
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Parallel", targets: ["Parallel"]),
         .library(name: "Client", targets: ["Client"]),
@@ -36,6 +37,8 @@ let package = Package(
         .target(name: "CPUBackend", dependencies: ["Tensor", "COpenBLAS", "CCPUFeatures"],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"],
                                              .when(platforms: [.linux]))]),
+        // The GPU backend: Vulkan compute, kernels from Shaders/*.comp loaded as SPIR-V at run time.
+        .target(name: "VulkanBackend", dependencies: ["Tensor", "CVulkan"]),
         // safetensors, diffusers configs, UNet3DConditionModel, schedulers, guidance.
         .target(name: "Model", dependencies: ["Tensor"]),
         // Clip plans, context exchange, dual-scope attention, the lock-step clip-parallel sampler.
@@ -65,11 +68,12 @@ let package = Package(
         .target(name: "RPCEcho", dependencies: ["RPC", "Wire"]),
         .executableTarget(name: "rpc-echo-server", dependencies: ["RPC", "RPCEcho"]),
         // The command-line tool.
-        .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel", "RPC", "Cluster",
+        .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "VulkanBackend", "Model", "Parallel", "RPC", "Cluster",
                                                          "Client", "ClusterWire", "ClusterConfig", "Media", "CProcessSpawn"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend"]),
+        .testTarget(name: "VulkanBackendTests", dependencies: ["Tensor", "CPUBackend", "VulkanBackend", "Model", "Parallel"]),
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "CPUBackend", "Model"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ParallelTests", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),

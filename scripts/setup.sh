@@ -3,7 +3,8 @@
 # README's commands and by .ci/run.
 #
 #   scripts/setup.sh            Debian packages for building and running
-#   scripts/setup.sh --tests    also: the generated-code check and the Python venv of the
+#   scripts/setup.sh --tests    also: lavapipe (a Vulkan device on the CPU) and the shader
+#                               compiler, the generated-code check, and the Python venv of the
 #                               gRPC interop tests (.venv-interop, grpcio from PyPI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,9 @@ cd "$(dirname "$0")/.."
 packages=(pkg-config libopenblas-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libvulkan-dev
           libtomlplusplus-dev ffmpeg)
 if [ "${1:-}" = "--tests" ]; then
-    packages+=(python3 python3-venv)
+    # lavapipe (Mesa's Vulkan device on the CPU) runs the Vulkan backend's tests; glslc and
+    # spirv-tools let scripts/check-generated.sh recompile Shaders/ and compare.
+    packages+=(python3 python3-venv mesa-vulkan-drivers glslc spirv-tools)
 fi
 
 missing=()

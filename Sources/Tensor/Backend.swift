@@ -31,6 +31,9 @@ public protocol Backend: AnyObject, Sendable {
     /// A tensor of `shape` filled with zeros.
     func zeros(_ shape: [Int]) throws -> Tensor
 
+    /// Waits until every op issued so far has finished (for timing; ``download(_:)`` waits by itself).
+    func synchronize() throws
+
     // MARK: Linear algebra
 
     /// `x @ weight^T + bias` over the last axis: `x [..., K]`, `weight [N, K]`, `bias [N]` -> `[..., N]`.
@@ -116,4 +119,9 @@ public protocol Backend: AnyObject, Sendable {
     /// `[sin, cos]` halves (swapped to `[cos, sin]` when `flipSinToCos`), zero-padded when `dim` is odd.
     func timestepEmbedding(_ timesteps: Tensor, dim: Int, flipSinToCos: Bool, downscaleFreqShift: Float,
                            maxPeriod: Float) throws -> Tensor
+}
+
+extension Backend {
+    /// Backends that run every op before returning have nothing to wait for.
+    public func synchronize() throws {}
 }

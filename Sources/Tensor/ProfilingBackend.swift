@@ -4,8 +4,9 @@ import Synchronization
 /// A backend that forwards every op to another backend and records the time spent in each
 /// kind of op, for `infinity bench --profile`.
 ///
-/// Times are wall-clock per call. A backend that queues work lazily (a GPU) only reports the
-/// time to record the op; the CPU backend runs ops synchronously, so its times are exact.
+/// Times are wall-clock per call. Each op is followed by ``Backend/synchronize()``, so a backend
+/// that queues work lazily (a GPU) is timed for running the op, not just recording it (at the
+/// cost of one submission per op); the CPU backend runs ops synchronously anyway.
 public final class ProfilingBackend: Backend {
     /// Accumulated time and call count of one op kind.
     public struct Entry: Sendable {
@@ -28,6 +29,10 @@ public final class ProfilingBackend: Backend {
 
     public var name: String { base.name }
 
+    public func synchronize() throws {
+        try base.synchronize()
+    }
+
     /// Recorded entries, the most expensive first.
     public var report: [Entry] {
         entries.withLock { Array($0.values) }.sorted { $0.seconds > $1.seconds }
@@ -38,7 +43,7 @@ public final class ProfilingBackend: Backend {
         entries.withLock { $0.removeAll() }
     }
 
-    private func timed<Result>(_ op: String, _ body: () throws -> Result) rethrows -> Result {
+    private func timed<Result>(_ op: String, _ body: () throws -> Result) throws -> Result {
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -47,7 +52,9 @@ public final class ProfilingBackend: Backend {
                 table[op, default: Entry(op: op, seconds: 0, calls: 0)].calls += 1
             }
         }
-        return try body()
+        let result = try body()
+        try base.synchronize()
+        return result
     }
 
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {

@@ -9,12 +9,12 @@ import Tensor
 enum BenchCommand {
     static let usage = """
     usage: infinity bench parallel --model DIR [--frames 64,128,256,512,1024] [--clip-frames F]
-                                  [--height H] [--width W] [--steps S] [--threads N]
+                                  [--height H] [--width W] [--steps S] [--backend cpu|vulkan] [--threads N] [--device N]
       Clip-parallel generation of videos of each length (in-process, one worker): seconds per
       step, frames/s, the peak of live tensor memory above the weights (in all and per clip),
       and the process's peak resident set.
     usage: infinity bench unet --model DIR [--batch B] [--frames F] [--height H] [--width W]
-                              [--backend cpu] [--threads N] [--iterations N] [--warmup N]
+                              [--backend cpu|vulkan] [--threads N] [--device N] [--iterations N] [--warmup N]
                               [--seed K] [--fps N] [--profile]
       Times UNet forwards on random inputs and prints the median and best time;
       --profile adds the time spent in each kind of op.
@@ -39,14 +39,14 @@ enum BenchCommand {
     /// `bench parallel`: frames/s and peak memory of clip-parallel generation as videos grow.
     static func parallel(_ arguments: ArraySlice<String>) async throws {
         let options = try Arguments(arguments, options: [
-            "model", "frames", "clip-frames", "height", "width", "steps", "threads", "backend",
+            "model", "frames", "clip-frames", "height", "width", "steps", "threads", "backend", "device",
         ])
         let lengths = try options.ints("frames", default: [64, 128, 256, 512, 1024], range: 1 ... 1_000_000)
         let clipFrames = try options.int("clip-frames", default: 16, range: 1 ... 100_000)
         let height = try options.int("height", default: 32, range: 1 ... 1024)
         let width = try options.int("width", default: 32, range: 1 ... 1024)
         let steps = try options.int("steps", default: 1, range: 1 ... 1000)
-        let backend = try makeBackend(options)
+        let backend = try BackendOption(options).make()
         let model = try UNet3DConditionModel.load(path: try options.required("model"), backend: backend)
         let dim = model.config.crossAttentionDim
         var generator = TorchGenerator(seed: 1)
@@ -94,10 +94,10 @@ enum BenchCommand {
             return
         }
         let options = try Arguments(arguments, flags: ["profile"], options: [
-            "model", "batch", "frames", "height", "width", "backend", "threads", "iterations", "warmup", "seed", "fps",
+            "model", "batch", "frames", "height", "width", "backend", "threads", "device", "iterations", "warmup", "seed", "fps",
         ])
-        let profiler = options.flag("profile") ? ProfilingBackend(try makeBackend(options)) : nil
-        let backend = try profiler ?? makeBackend(options)
+        let profiler = options.flag("profile") ? ProfilingBackend(try BackendOption(options).make()) : nil
+        let backend = try profiler ?? BackendOption(options).make()
         let model = try UNet3DConditionModel.load(path: try options.required("model"), backend: backend)
         let batch = try options.int("batch", default: 2, range: 1 ... 64)
         let frames = try options.int("frames", default: 16, range: 1 ... 4096)

@@ -6,8 +6,8 @@ import Tensor
 /// against diffusers.
 enum ForwardCommand {
     static func run(_ arguments: ArraySlice<String>) async throws {
-        let options = try Arguments(arguments, options: ["model", "inputs", "out", "backend", "threads"])
-        let backend = try makeBackend(options)
+        let options = try Arguments(arguments, options: ["model", "inputs", "out", "backend", "threads", "device"])
+        let backend = try BackendOption(options).make()
         let model = try UNet3DConditionModel.load(path: try options.required("model"), backend: backend)
         let inputs = try SafeTensorsFile(path: try options.required("inputs"))
 
@@ -25,12 +25,3 @@ enum ForwardCommand {
     }
 }
 
-/// The backend the `--backend` and `--threads` options choose.
-func makeBackend(_ options: Arguments) throws -> any Backend {
-    let threads = try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024)
-    switch try options.choice("backend", default: "cpu", from: ["cpu"]) {
-    default:
-        try CPUBackend.checkSupported()
-        return CPUBackend(threads: threads)
-    }
-}

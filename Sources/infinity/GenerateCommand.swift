@@ -13,13 +13,13 @@ import Tensor
 enum GenerateCommand {
     static let options: Set<String> = [
         "model", "embeddings", "frames", "clip-frames", "height", "width", "steps", "guidance", "seed", "scheduler",
-        "fps", "fps-out", "workers", "out", "backend", "threads", "local-frames", "global-frames", "phase-t", "local-bias",
+        "fps", "fps-out", "workers", "out", "backend", "threads", "device", "local-frames", "global-frames", "phase-t", "local-bias",
         "global-bias", "coordinator", "token-file", "negative-prompt", "cluster", "upscale",
     ]
     /// Options that may be given several times.
     static let repeatable: Set<String> = ["prompt"]
     /// Options of the in-process form only: with `--coordinator` the cluster's workers run the job.
-    static let inProcessOptions = ["workers", "threads", "backend"]
+    static let inProcessOptions = ["workers", "threads", "backend", "device"]
     static let flags: Set<String> = [
         "sync-groupnorm", "reference-padding", "reference-global-sampling", "token-count-scale",
     ]
@@ -48,7 +48,7 @@ enum GenerateCommand {
         /// Nearest-neighbour enlargement of the written video's frames (`--upscale`).
         var upscale: Int
         var workerCount: Int
-        var threads: Int
+        var backend: BackendOption
         /// Set with `--coordinator`: the job runs on that cluster.
         var cluster: ClusterTarget?
 
@@ -101,11 +101,7 @@ enum GenerateCommand {
         let fpsOut = try options.int("fps-out", default: 8, range: 1 ... 240)
         let upscale = try options.int("upscale", default: 1, range: 1 ... 64)
         let workerCount = try inProcessWorkers(options.string("workers") ?? "in-process:1")
-        let threads = try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024)
-        if cluster == nil {
-            _ = try options.choice("backend", default: "cpu", from: ["cpu"])
-            try CPUBackend.checkSupported()
-        }
+        let backend = try BackendOption(options)
         var config = VideoInfinityConfig()
         if let given = configuration?.videoInfinity {
             config.localFrames = given.localFrames
@@ -131,7 +127,7 @@ enum GenerateCommand {
         try config.validate(for: plan)
         return Request(modelPath: modelPath, conditioning: conditioning, out: out, format: format, plan: plan,
                        config: config, height: height, width: width, steps: steps, guidance: guidance, seed: seed,
-                       scheduler: kind, fps: fps, fpsOut: fpsOut, upscale: upscale, workerCount: workerCount, threads: threads,
+                       scheduler: kind, fps: fps, fpsOut: fpsOut, upscale: upscale, workerCount: workerCount, backend: backend,
                        cluster: cluster)
     }
 
@@ -140,9 +136,10 @@ enum GenerateCommand {
     static func denoiseInProcess(_ request: Request) async throws -> (values: [Float], shape: [Int]) {
         let folder = try ModelFolder(path: request.modelPath)
         let workerCount = request.workerCount
-        // Each in-process worker has its own backend and copy of the model, as a node would.
+        // Each in-process worker has its own backend and copy of the model, as a node would
+        // (CPU workers share the threads; Vulkan workers each open the device).
         let workers = try (0 ..< workerCount).map { _ in
-            try UNet3DConditionModel.load(folder: folder, backend: CPUBackend(threads: max(1, request.threads / workerCount)))
+            try UNet3DConditionModel.load(folder: folder, backend: request.backend.make(threads: max(1, request.backend.threads / workerCount)))
         }
         let channels = workers[0].config.inChannels
         // A model whose latents no decoder can show fails now, not after denoising.

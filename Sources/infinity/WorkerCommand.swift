@@ -16,12 +16,7 @@ enum WorkerCommand {
         let coordinator = try options.required("coordinator")
         _ = try ListenAddress.parse(coordinator, flag: "coordinator")
         let modelPath = try options.required("model")
-        let backend = try options.choice("backend", default: "cpu", from: ["cpu", "vulkan"])
-        guard backend == "cpu" else {
-            throw Arguments.Failure(description: "--backend vulkan: the Vulkan backend is not available in this build yet; use --backend cpu")
-        }
-        guard options.string("device") == nil else { throw Arguments.Failure(description: "--device applies to --backend vulkan only") }
-        let threads = try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024)
+        let backendOption = try BackendOption(options)
         let maxClips = try options.int("max-clips", default: 4, range: 1 ... 4096)
         let grace = try options.int("grace", default: 5, range: 0 ... 3600)
         let token = try CoordinatorCommand.clusterToken(file: options.string("token-file"))
@@ -33,10 +28,9 @@ enum WorkerCommand {
         if advertise == nil && (host == "0.0.0.0" || host == "::") {
             throw Arguments.Failure(description: "--listen \(host) needs --advertise HOST:PORT: the address peers reach this worker at")
         }
-        try CPUBackend.checkSupported()
-
         let folder = try ModelFolder(path: modelPath)
-        let model = try UNet3DConditionModel.load(folder: folder, backend: CPUBackend(threads: threads))
+        let backend = try backendOption.make()
+        let model = try UNet3DConditionModel.load(folder: folder, backend: backend)
         let identity = try ModelIdentity(folder: folder, path: modelPath)
         let schedulerConfig = try folder.schedulerConfigPath.map { try SchedulerConfig(contentsOfFile: $0) } ?? .textToVideoDefault
         let agent = WorkerAgent(model: model, identity: identity, schedulerConfig: schedulerConfig, maxClips: maxClips,
@@ -47,10 +41,11 @@ enum WorkerCommand {
                                services: [health, WorkerService(agent: agent)])
         let bound = try server.start()
         let address = advertise ?? (host.contains(":") ? "[\(host)]:\(bound)" : "\(host):\(bound)")
-        say("worker listening on \(host):\(bound) (model \(identity.name) \(identity.hash.prefix(12)), \(maxClips) clips, \(CPUBackend(threads: threads).name))")
+        say("worker listening on \(host):\(bound) (model \(identity.name) \(identity.hash.prefix(12)), \(maxClips) clips, \(backend.name))")
 
         let registration = WorkerRegistration(coordinator: coordinator, advertisedAddress: address,
-                                              capacity: WorkerCapacity(maxClips: Int32(maxClips), backend: backend, threads: Int32(threads)))
+                                              capacity: WorkerCapacity(maxClips: Int32(maxClips), backend: backendOption.name,
+                                                                                     threads: Int32(backendOption.threads)))
         let membership = Task {
             await registration.run(agent: agent) { id in say("worker registered as \(id) with the coordinator at \(coordinator)") }
         }

@@ -1,0 +1,172 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+// conv2d: torch.nn.functional.conv2d(x, weight, bias, stride, padding) as an implicit GEMM.
+//
+// x [batch, C, H, W], weight [O, C, KH, KW], bias [O] -> out [batch, O, OH, OW].
+// GEMM rows m = output pixels (b, oy, ox) over batch*OH*OW, columns = output channels o,
+// reduction kk = (c*KH + ky)*KW + kx over C*KH*KW:
+//   A[m][kk] = x[b, c, oy*stride + ky - padding, ox*stride + kx - padding] (0 in the padding),
+//   B[kk][o] = weight[o*C*KH*KW + kk].
+// Each workgroup (16 x 16 invocations) computes a 64 x 64 output tile, gl_WorkGroupID.x
+// indexing 64-channel tiles (O), gl_WorkGroupID.y 64-pixel tiles. Each invocation holds a
+// 4 x 4 register block: pixels tx + 16*i (consecutive across invocations, so the NCHW
+// stores are coalesced), channels ty + 16*j. K tiles of 16 go through shared memory with
+// the next tile prefetched into registers.
+
+layout(local_size_x = 16, local_size_y = 16, local_size_z = 1) in;
+
+layout(set = 0, binding = 0) readonly buffer XBuffer { float data[]; } xBuf;
+layout(set = 0, binding = 1) readonly buffer WeightBuffer { float data[]; } weightBuf;
+layout(set = 0, binding = 2) readonly buffer BiasBuffer { float data[]; } biasBuf;
+layout(set = 0, binding = 3) writeonly buffer OutBuffer { float data[]; } outBuf;
+
+layout(push_constant) uniform Push {
+    uint batch;
+    uint C;
+    uint H;
+    uint W;
+    uint O;
+    uint KH;
+    uint KW;
+    uint stride;
+    uint padding;
+    uint OH;
+    uint OW;
+    uint hasBias;
+} p;
+
+const uint TILE_M = 64u;
+const uint TILE_N = 64u;
+const uint TILE_K = 16u;
+const uint STRIDE = 66u; // shared row stride (floats): 64 + 2 padding
+
+shared float aTile[TILE_K * STRIDE]; // [kk][pixel]
+shared float bTile[TILE_K * STRIDE]; // [kk][channel]
+
+// Loads K tile k0 into registers: aOut[l] = A[this invocation's pixel][k0 + aK + 4*l],
+// bOut[l] = B[k0 + bK][o0 + 16*l]; zero outside the matrices and in the padding.
+void loadTiles(uint k0, bool aValid, int iy0, int ix0, uint xBase, uint aK, uint bK, uint o0,
+               uint taps, uint reduction, out float aOut[4], out float bOut[4]) {
+    for (uint l = 0u; l < 4u; ++l) {
+        const uint kk = k0 + aK + 4u * l;
+        float value = 0.0;
+        if (aValid && kk < reduction) {
+            const uint c = kk / taps;
+            const uint tap = kk % taps;
+            const int iy = iy0 + int(tap / p.KW);
+            const int ix = ix0 + int(tap % p.KW);
+            if (iy >= 0 && iy < int(p.H) && ix >= 0 && ix < int(p.W)) {
+                value = xBuf.data[xBase + (c * p.H + uint(iy)) * p.W + uint(ix)];
+            }
+        }
+        aOut[l] = value;
+    }
+    for (uint l = 0u; l < 4u; ++l) {
+        const uint kk = k0 + bK;
+        const uint o = o0 + 16u * l;
+        float value = 0.0;
+        if (kk < reduction && o < p.O) {
+            value = weightBuf.data[o * reduction + kk];
+        }
+        bOut[l] = value;
+    }
+}
+
+void main() {
+    const uint tx = gl_LocalInvocationID.x;
+    const uint ty = gl_LocalInvocationID.y;
+    const uint t = ty * 16u + tx;
+    const uint rowBase = gl_WorkGroupID.y * TILE_M;
+    const uint colBase = gl_WorkGroupID.x * TILE_N;
+
+    const uint pixels = p.OH * p.OW;
+    const uint rows = p.batch * pixels;
+    const uint taps = p.KH * p.KW;
+    const uint reduction = p.C * taps;
+
+    // A load mapping: invocation t loads pixel t % 64 (consecutive pixels across
+    // invocations: coalesced for stride 1), reduction indices t / 64 + 4*l.
+    const uint aPixel = t % 64u;
+    const uint aK = t / 64u;
+    const uint aRow = rowBase + aPixel;
+    const bool aValid = aRow < rows;
+    int iy0 = 0;
+    int ix0 = 0;
+    uint xBase = 0u;
+    if (aValid) {
+        const uint b = aRow / pixels;
+        const uint pix = aRow % pixels;
+        const uint oy = pix / p.OW;
+        const uint ox = pix % p.OW;
+        iy0 = int(oy * p.stride) - int(p.padding);
+        ix0 = int(ox * p.stride) - int(p.padding);
+        xBase = b * p.C * p.H * p.W;
+    }
+
+    // B load mapping: 16 consecutive invocations read 16 consecutive kk of one channel's
+    // weights; channels bChannel + 16*l.
+    const uint bK = t % 16u;
+    const uint bChannel = t / 16u;
+
+    float acc[4][4];
+    for (uint j = 0u; j < 4u; ++j) {
+        const uint o = colBase + ty + 16u * j;
+        float bias = 0.0;
+        if (p.hasBias != 0u && o < p.O) {
+            bias = biasBuf.data[o];
+        }
+        for (uint i = 0u; i < 4u; ++i) {
+            acc[i][j] = bias;
+        }
+    }
+
+    float aNext[4];
+    float bNext[4];
+    // The first K tile into registers.
+    loadTiles(0u, aValid, iy0, ix0, xBase, aK, bK, colBase + bChannel, taps, reduction, aNext, bNext);
+
+    for (uint k0 = 0u; k0 < reduction; k0 += TILE_K) {
+        for (uint l = 0u; l < 4u; ++l) {
+            aTile[(aK + 4u * l) * STRIDE + aPixel] = aNext[l];
+            bTile[bK * STRIDE + bChannel + 16u * l] = bNext[l];
+        }
+        barrier();
+
+        // Prefetch the next K tile into registers while this one is multiplied.
+        loadTiles(k0 + TILE_K, aValid, iy0, ix0, xBase, aK, bK, colBase + bChannel, taps, reduction,
+                  aNext, bNext);
+
+        for (uint kk = 0u; kk < TILE_K; ++kk) {
+            float a[4];
+            float b[4];
+            for (uint i = 0u; i < 4u; ++i) {
+                a[i] = aTile[kk * STRIDE + tx + 16u * i];
+            }
+            for (uint j = 0u; j < 4u; ++j) {
+                b[j] = bTile[kk * STRIDE + ty + 16u * j];
+            }
+            for (uint i = 0u; i < 4u; ++i) {
+                for (uint j = 0u; j < 4u; ++j) {
+                    acc[i][j] = fma(a[i], b[j], acc[i][j]);
+                }
+            }
+        }
+        barrier();
+    }
+
+    for (uint i = 0u; i < 4u; ++i) {
+        const uint m = rowBase + tx + 16u * i;
+        if (m < rows) {
+            const uint b = m / pixels;
+            const uint pix = m % pixels;
+            for (uint j = 0u; j < 4u; ++j) {
+                const uint o = colBase + ty + 16u * j;
+                if (o < p.O) {
+                    outBuf.data[(b * p.O + o) * pixels + pix] = acc[i][j];
+                }
+            }
+        }
+    }
+}

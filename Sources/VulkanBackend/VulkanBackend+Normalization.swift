@@ -1,0 +1,90 @@
+import Tensor
+
+// Group and layer normalisation.
+extension VulkanBackend {
+    /// `x [N, C, *]` as (samples, channels, trailing elements per channel).
+    private static func groupLayout(_ x: Tensor, groups: Int, _ op: String) -> (samples: Int, channels: Int, plane: Int) {
+        precondition(x.rank >= 2, "\(op): x must be [N, C, ...], got \(x.shape)")
+        let (samples, channels) = (x.shape[0], x.shape[1])
+        precondition(groups > 0 && channels % groups == 0, "\(op): \(channels) channels in \(groups) groups")
+        let plane = x.shape.dropFirst(2).reduce(1, *)
+        return (samples, channels, plane)
+    }
+
+    public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
+        let (samples, channels, plane) = Self.groupLayout(x, groups: groups, "groupNorm")
+        guard x.count > 0 else { return try makeTensor(x.shape) }
+        let statistics = try makeTensor([samples * groups, 2])
+        try context.dispatch(.groupStats, buffers: [bound(x), bound(statistics)],
+                             push: [samples, channels, plane, groups, 0].map { UInt32($0) },
+                             groups: Self.perRowGroups(samples * groups))
+        return try normalize(x, groups: groups, statistics: statistics, weight: weight, bias: bias, epsilon: epsilon)
+    }
+
+    public func groupSums(_ x: Tensor, groups: Int) throws -> GroupSums {
+        let (samples, channels, plane) = Self.groupLayout(x, groups: groups, "groupSums")
+        let rows = samples * groups
+        let elements = channels / groups * plane
+        guard x.count > 0 else {
+            return GroupSums(sum: Array(repeating: 0, count: rows), sumOfSquares: Array(repeating: 0, count: rows),
+                             count: elements)
+        }
+        // Two-pass mean and variance on the device, then sum = n * mean and
+        // sum of squares = n * (variance + mean^2) in float64, as the CPU backend derives them:
+        // f32 sums of squares would lose the variance to cancellation when the mean is large.
+        let moments = try makeTensor([rows, 2])
+        try context.dispatch(.groupStats, buffers: [bound(x), bound(moments)],
+                             push: [samples, channels, plane, groups, 0].map { UInt32($0) },
+                             groups: Self.perRowGroups(rows))
+        let values = try download(moments)
+        let n = Double(elements)
+        let means = (0 ..< rows).map { Double(values[2 * $0]) }
+        return GroupSums(sum: means.map { n * $0 },
+                         sumOfSquares: (0 ..< rows).map { n * (Double(values[2 * $0 + 1]) + means[$0] * means[$0]) },
+                         count: elements)
+    }
+
+    public func groupNorm(_ x: Tensor, groups: Int, mean: [Float], variance: [Float], weight: Tensor?, bias: Tensor?,
+                          epsilon: Float) throws -> Tensor {
+        let (samples, _, _) = Self.groupLayout(x, groups: groups, "groupNorm")
+        precondition(mean.count == samples * groups && variance.count == mean.count,
+                     "groupNorm: \(mean.count) means and \(variance.count) variances for \(samples * groups) groups")
+        guard x.count > 0 else { return try makeTensor(x.shape) }
+        var interleaved = [Float](repeating: 0, count: 2 * mean.count)
+        for index in mean.indices {
+            interleaved[2 * index] = mean[index]
+            interleaved[2 * index + 1] = variance[index]
+        }
+        let statistics = try upload(interleaved, shape: [mean.count, 2])
+        return try normalize(x, groups: groups, statistics: statistics, weight: weight, bias: bias, epsilon: epsilon)
+    }
+
+    /// `(x - mean) / sqrt(variance + epsilon) * weight + bias` with `statistics [N * groups, 2]` = (mean, variance).
+    private func normalize(_ x: Tensor, groups: Int, statistics: Tensor, weight: Tensor?, bias: Tensor?,
+                           epsilon: Float) throws -> Tensor {
+        let channels = x.shape[1]
+        precondition(weight.map { $0.count == channels } ?? true && bias.map { $0.count == channels } ?? true,
+                     "groupNorm: affine parameters must have \(channels) elements")
+        let out = try makeTensor(x.shape)
+        let plane = x.shape.dropFirst(2).reduce(1, *)
+        try context.dispatch(.groupNorm, buffers: [bound(x), bound(statistics), bound(weight), bound(bias), bound(out)],
+                             push: [UInt32(x.count), UInt32(channels), UInt32(plane), UInt32(groups), Self.bits(epsilon),
+                                    weight == nil ? 0 : 1, bias == nil ? 0 : 1],
+                             groups: Self.gridStrideGroups(x.count))
+        return out
+    }
+
+    public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
+        precondition(x.rank >= 1, "layerNorm: x must have an axis")
+        let width = x.shape[x.rank - 1]
+        precondition(weight.map { $0.count == width } ?? true && bias.map { $0.count == width } ?? true,
+                     "layerNorm: affine parameters must have \(width) elements")
+        let out = try makeTensor(x.shape)
+        guard out.count > 0 else { return out }
+        let rows = x.count / width
+        try context.dispatch(.layerNorm, buffers: [bound(x), bound(weight), bound(bias), bound(out)],
+                             push: [UInt32(rows), UInt32(width), Self.bits(epsilon), weight == nil ? 0 : 1, bias == nil ? 0 : 1],
+                             groups: Self.perRowGroups(rows))
+        return out
+    }
+}

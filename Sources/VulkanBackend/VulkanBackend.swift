@@ -1,0 +1,105 @@
+import Tensor
+
+/// The GPU backend: the denoiser's ops as Vulkan compute shaders, on any vendor's device.
+///
+/// Tensors live in device memory suballocated from large blocks (``BufferPool``). Ops only
+/// record commands; the recording is submitted when a result must reach the host
+/// (``download(_:)``, ``groupSums(_:groups:)``) or grows large, so a forward pass is one
+/// submission. Kernels come from `Shaders/*.comp`, compiled to SPIR-V (`Shaders/spirv`) and
+/// loaded at run time. Computation is f32.
+///
+/// Thread-safe: ops may be called from several threads (clips running side by side); they
+/// are recorded in the order their calls take the backend's lock.
+public final class VulkanBackend: Sendable {
+    let context: VulkanContext
+
+    /// The device this backend runs on.
+    public let device: VulkanDeviceInfo
+
+    /// A backend on device `index` of ``devices()``, or the preferred device (the first
+    /// discrete GPU, then integrated, virtual, CPU) when `index` is nil. `shaderDirectory`
+    /// overrides where the SPIR-V is looked for (see ``ShaderLibrary/locate(_:)``).
+    ///
+    /// Throws when there is no Vulkan driver or device, `index` is out of range, or the
+    /// shaders cannot be found.
+    public init(device index: Int? = nil, shaderDirectory: String? = nil) throws {
+        let instance = try VulkanInstance()
+        let device = try VulkanDevice(instance: instance, index: index)
+        context = try VulkanContext(device: device, shaderDirectory: shaderDirectory)
+        self.device = device.info
+    }
+
+    /// The Vulkan devices this machine has, in the order `--device N` counts them.
+    public static func devices() throws -> [VulkanDeviceInfo] {
+        try VulkanInstance().deviceInfos()
+    }
+
+    /// Bytes of device memory held by live tensors, and reserved from the driver.
+    public var memoryUse: (inUse: Int, reserved: Int) {
+        let use = context.memoryUse
+        return (use.inUse, use.allocated)
+    }
+
+    /// Waits until every recorded op has run (for timing).
+    public func synchronize() throws {
+        try context.synchronize()
+    }
+
+    // MARK: Helpers for the ops
+
+    /// A new device tensor of `shape` (contents undefined until an op writes it).
+    func makeTensor(_ shape: [Int]) throws -> Tensor {
+        Tensor(shape: shape, storage: try context.allocate(count: shape.reduce(1, *)))
+    }
+
+    /// The binding of `tensor`, which must live on this backend.
+    func bound(_ tensor: Tensor) -> BoundBuffer {
+        guard let storage = tensor.storage as? VulkanStorage, storage.context === context else {
+            preconditionFailure("tensor of shape \(tensor.shape) does not live on this Vulkan backend")
+        }
+        return BoundBuffer(block: storage.block, byteCount: storage.byteCount)
+    }
+
+    /// The binding of an optional input: the placeholder when absent.
+    func bound(_ tensor: Tensor?) -> BoundBuffer {
+        tensor.map { bound($0) } ?? BoundBuffer(block: context.placeholderBlock, byteCount: 16)
+    }
+
+    /// Workgroups of a grid-stride kernel over `count` elements (Shaders/README.md).
+    static func gridStrideGroups(_ count: Int) -> (x: Int, y: Int, z: Int) {
+        (min((count + 255) / 256, 65535), 1, 1)
+    }
+
+    /// Workgroups of a per-row kernel over `rows` rows.
+    static func perRowGroups(_ rows: Int) -> (x: Int, y: Int, z: Int) {
+        (min(rows, 65535), 1, 1)
+    }
+
+    /// Workgroups of a 64 x 64 tiled kernel.
+    static func tiledGroups(rows: Int, columns: Int) -> (x: Int, y: Int, z: Int) {
+        ((columns + 63) / 64, (rows + 63) / 64, 1)
+    }
+
+    static func bits(_ value: Float) -> UInt32 { value.bitPattern }
+}
+
+extension VulkanBackend: Backend {
+    public var name: String { "vulkan: \(device.name)" }
+
+    public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
+        precondition(values.count == shape.reduce(1, *), "upload: \(values.count) values for shape \(shape)")
+        let tensor = try makeTensor(shape)
+        try context.upload(values, into: bound(tensor).block)
+        return tensor
+    }
+
+    public func download(_ tensor: Tensor) throws -> [Float] {
+        try context.download(bound(tensor).block, count: tensor.count)
+    }
+
+    public func zeros(_ shape: [Int]) throws -> Tensor {
+        let tensor = try makeTensor(shape)
+        try context.fillZero(bound(tensor).block, byteCount: tensor.count * MemoryLayout<Float>.stride)
+        return tensor
+    }
+}

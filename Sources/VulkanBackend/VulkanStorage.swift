@@ -1,0 +1,26 @@
+import Tensor
+
+/// A tensor's elements in device memory: a block of the backend's ``BufferPool``.
+///
+/// The block goes back to the pool when the last tensor using it is gone. That is safe while
+/// commands reading it are still recorded or in flight: every command the backend records is
+/// followed by a full barrier, so a later command that reuses the block runs after them.
+final class VulkanStorage: TensorStorage, @unchecked Sendable {
+    // @unchecked: `block` is immutable and `context` is itself thread-safe.
+    let elementCount: Int
+    let block: BufferBlock
+    let context: VulkanContext
+
+    init(elementCount: Int, block: BufferBlock, context: VulkanContext) {
+        self.elementCount = elementCount
+        self.block = block
+        self.context = context
+    }
+
+    /// Bytes of the elements (the block may be larger).
+    var byteCount: Int { elementCount * MemoryLayout<Float>.stride }
+
+    deinit {
+        context.release(block)
+    }
+}
