@@ -23,15 +23,6 @@ layout(push_constant) uniform Push {
 shared float partialA[256];
 shared float partialB[256];
 
-// sum += v with Kahan compensation (sum - compensation is the running total).
-void kahanAdd(inout float sum, inout float compensation, float v) {
-    precise float y = v - compensation;
-    precise float t = sum + y;
-    precise float c = (t - sum) - y;
-    compensation = c;
-    sum = t;
-}
-
 // Workgroup-wide sums of (a, b). Called in uniform control flow by all 256 invocations.
 vec2 workgroupSum(float a, float b) {
     uint t = gl_LocalInvocationID.x;

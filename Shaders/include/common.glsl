@@ -160,4 +160,13 @@ float cos_reduced(float x) {
     return cos(reduce_two_pi(x));
 }
 
+// sum += v with Kahan compensation (sum - compensation is the running total).
+void kahanAdd(inout float sum, inout float compensation, float v) {
+    precise float y = v - compensation;
+    precise float t = sum + y;
+    precise float c = (t - sum) - y;
+    compensation = c;
+    sum = t;
+}
+
 #endif // INFINITY_COMMON_GLSL

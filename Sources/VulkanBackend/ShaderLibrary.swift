@@ -66,15 +66,16 @@ final class ShaderLibrary {
 
     // MARK: Finding the SPIR-V
 
-    /// Where the SPIR-V lives: `explicit`, else `$INFINITY_SHADER_DIR`, else a `Shaders/spirv` in a
-    /// folder above the running executable (a build tree inside the repository), else
+    /// Where the SPIR-V lives: `explicit` when given (and nothing else), else `$INFINITY_SHADER_DIR`,
+    /// else a `Shaders/spirv` in a folder above the running executable (a build tree inside the repository), else
     /// `share/infinity/spirv` beside the executable's folder (an installed tree), else the
     /// source tree this file was compiled from.
     static func locate(_ explicit: String?) throws -> String {
         var candidates: [String] = []
-        if let explicit { candidates.append(explicit) }
-        if let variable = getenv("INFINITY_SHADER_DIR") { candidates.append(String(cString: variable)) }
-        if explicit == nil {
+        if let explicit {
+            candidates.append(explicit)
+        } else {
+            if let variable = getenv("INFINITY_SHADER_DIR") { candidates.append(String(cString: variable)) }
             if let executable = executablePath() {
                 var folder = parent(of: executable)
                 candidates.append(folder + "/../share/infinity/spirv")

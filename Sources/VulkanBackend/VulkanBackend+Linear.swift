@@ -65,7 +65,9 @@ extension VulkanBackend {
         precondition(heads > 0 && width % heads == 0, "attention: width \(width) is not divisible by \(heads) heads")
         precondition(key.shape == [batch, keys, width] && value.shape == key.shape,
                      "attention: key \(key.shape) / value \(value.shape) do not match query \(query.shape)")
-        precondition(bias.map { $0.count == queries * keys } ?? true, "attention: bias must be [\(queries), \(keys)]")
+        if let bias, bias.shape != [queries, keys] {
+            throw TensorError("attention: bias must be [\(queries), \(keys)], got \(bias.shape)")
+        }
         let headWidth = width / heads
         guard headWidth <= Self.maximumHeadWidth else {
             throw TensorError("vulkan: attention heads of width \(headWidth) are wider than the kernel's \(Self.maximumHeadWidth)")

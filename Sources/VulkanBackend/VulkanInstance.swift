@@ -78,6 +78,15 @@ public struct VulkanDeviceInfo: Sendable, Equatable, CustomStringConvertible {
     /// Size of the largest device-local memory heap.
     public let memoryBytes: Int
 
+    init(index: Int, name: String, kind: Kind, vendorID: UInt32, apiVersion: String, memoryBytes: Int) {
+        self.index = index
+        self.name = name
+        self.kind = kind
+        self.vendorID = vendorID
+        self.apiVersion = apiVersion
+        self.memoryBytes = memoryBytes
+    }
+
     init(index: Int, physicalDevice: VkPhysicalDevice) {
         var properties = VkPhysicalDeviceProperties()
         vkGetPhysicalDeviceProperties(physicalDevice, &properties)
