@@ -9,7 +9,7 @@ import Tensor
 enum BenchCommand {
     static let usage = """
     usage: infinity bench parallel --model DIR [--frames 64,128,256,512,1024] [--clip-frames F]
-                                  [--height H] [--width W] [--steps S] [--backend cpu|vulkan] [--threads N] [--device N]
+                                  [--height H] [--width W] [--steps S] [--threads N]
       Clip-parallel generation of videos of each length (in-process, one worker): seconds per
       step, frames/s, the peak of live tensor memory above the weights (in all and per clip),
       and the process's peak resident set.
@@ -39,13 +39,14 @@ enum BenchCommand {
     /// `bench parallel`: frames/s and peak memory of clip-parallel generation as videos grow.
     static func parallel(_ arguments: ArraySlice<String>) async throws {
         let options = try Arguments(arguments, options: [
-            "model", "frames", "clip-frames", "height", "width", "steps", "threads", "backend", "device",
+            "model", "frames", "clip-frames", "height", "width", "steps", "threads",
         ])
         let lengths = try options.ints("frames", default: [64, 128, 256, 512, 1024], range: 1 ... 1_000_000)
         let clipFrames = try options.int("clip-frames", default: 16, range: 1 ... 100_000)
         let height = try options.int("height", default: 32, range: 1 ... 1024)
         let width = try options.int("width", default: 32, range: 1 ... 1024)
         let steps = try options.int("steps", default: 1, range: 1 ... 1000)
+        // The CPU backend: its buffer pool is what the peak tensor memory is read from.
         let backend = try BackendOption(options).make()
         let model = try UNet3DConditionModel.load(path: try options.required("model"), backend: backend)
         let dim = model.config.crossAttentionDim

@@ -1,0 +1,52 @@
+import Foundation
+import Model
+import Testing
+
+/// `--backend vulkan` from the command line (on lavapipe in CI): a generation equals the CPU
+/// backend's within rounding, `infinity devices` lists the device, and flags that do not fit
+/// the chosen backend are refused by name.
+@Suite("--backend vulkan")
+struct BackendOptionTests {
+    static func generate(_ backend: [String], out: String) throws -> (status: Int32, output: String, error: String) {
+        try CLITests.run(["generate", "--model", PromptTests.model, "--prompt", "a red circle moving right",
+                          "--frames", "16", "--clip-frames", "8", "--height", "16", "--width", "16", "--steps", "1",
+                          "--local-frames", "2", "--global-frames", "4", "--out", out] + backend)
+    }
+
+    @Test("a two-clip generation on Vulkan matches the CPU backend within 1e-3")
+    func generateOnVulkan() throws {
+        let vulkanOut = CLITests.temporaryFile("vulkan.safetensors"), cpuOut = CLITests.temporaryFile("cpu.safetensors")
+        defer { for path in [vulkanOut, cpuOut] { try? FileManager.default.removeItem(atPath: path) } }
+        let vulkan = try Self.generate(["--backend", "vulkan"], out: vulkanOut)
+        #expect(vulkan.status == 0, "\(vulkan.error)")
+        let cpu = try Self.generate(["--backend", "cpu", "--threads", "2"], out: cpuOut)
+        #expect(cpu.status == 0, "\(cpu.error)")
+        let a = try SafeTensorsFile(path: vulkanOut).floats("latents")
+        let b = try SafeTensorsFile(path: cpuOut).floats("latents")
+        #expect(a.count == 3 * 16 * 16 * 16 && a.count == b.count)
+        let scale = b.reduce(0) { max($0, abs($1)) }
+        let difference = zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+        #expect(difference <= 1e-3 * scale, "max difference \(difference), scale \(scale)")
+    }
+
+    @Test("infinity devices lists the Vulkan devices and the default")
+    func devices() throws {
+        let result = try CLITests.run(["devices"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.hasPrefix("0: "), "\(result.output)")
+        #expect(result.output.contains("default: device "), "\(result.output)")
+    }
+
+    @Test("flags that do not fit the backend are refused by name", arguments: [
+        (["--backend", "vulkan", "--threads", "2"], "--threads applies to --backend cpu only"),
+        (["--backend", "cpu", "--device", "0"], "--device applies to --backend vulkan only"),
+        (["--device", "0"], "--device applies to --backend vulkan only"),
+        (["--backend", "vulkan", "--device", "99"], "--device 99 does not exist"),
+        (["--backend", "metal"], "--backend"),
+    ])
+    func badFlags(flags: [String], message: String) throws {
+        let result = try Self.generate(flags, out: CLITests.temporaryFile("never.safetensors"))
+        #expect(result.status == 1)
+        #expect(result.error.contains(message), "\(result.error)")
+    }
+}
