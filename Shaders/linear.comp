@@ -17,6 +17,19 @@ layout(local_size_x = 16, local_size_y = 16, local_size_z = 1) in;
 
 layout(set = 0, binding = 0) readonly buffer XBuffer { float data[]; } xBuf;
 layout(set = 0, binding = 1) readonly buffer WeightBuffer { float data[]; } weightBuf;
+// The same binding seen as packed f16 pairs (low half first), read when WEIGHT_F16 is 1.
+layout(set = 0, binding = 1) readonly buffer WeightHalfBuffer { uint data[]; } weightHalfBuf;
+
+// Specialization constant 2: 1 when the weights are stored as f16 (half the memory and
+// bandwidth; arithmetic stays f32), 0 for f32.
+layout(constant_id = 2) const uint WEIGHT_F16 = 0u;
+
+float weightAt(uint i) {
+    if (WEIGHT_F16 != 0u) {
+        return unpackHalf2x16(weightHalfBuf.data[i >> 1u])[i & 1u];
+    }
+    return weightBuf.data[i];
+}
 layout(set = 0, binding = 2) readonly buffer BiasBuffer { float data[]; } biasBuf;
 layout(set = 0, binding = 3) writeonly buffer OutBuffer { float data[]; } outBuf;
 
@@ -72,7 +85,7 @@ void main() {
                 aNext[l] = xBuf.data[row * p.K + k];
             }
             if (col < p.N) {
-                bNext[l] = weightBuf.data[col * p.K + k];
+                bNext[l] = weightAt(col * p.K + k);
             }
         }
     }
@@ -96,7 +109,7 @@ void main() {
                     aNext[l] = xBuf.data[row * p.K + kNext];
                 }
                 if (col < p.N) {
-                    bNext[l] = weightBuf.data[col * p.K + kNext];
+                    bNext[l] = weightAt(col * p.K + kNext);
                 }
             }
         }

@@ -31,6 +31,11 @@ public protocol Backend: AnyObject, Sendable {
     /// A tensor of `shape` filled with zeros.
     func zeros(_ shape: [Int]) throws -> Tensor
 
+    /// Copies a weight that only ever reaches `linear`, `conv2d` or `temporalConv` as their
+    /// `weight`; a backend may store it in reduced precision (the Vulkan backend's f16 weights).
+    /// The default is ``upload(_:shape:)``.
+    func uploadOperatorWeight(_ values: [Float], shape: [Int]) throws -> Tensor
+
     /// Waits until every op issued so far has finished (for timing; ``download(_:)`` waits by itself).
     func synchronize() throws
 
@@ -122,6 +127,10 @@ public protocol Backend: AnyObject, Sendable {
 }
 
 extension Backend {
+    public func uploadOperatorWeight(_ values: [Float], shape: [Int]) throws -> Tensor {
+        try upload(values, shape: shape)
+    }
+
     /// Backends that run every op before returning have nothing to wait for.
     public func synchronize() throws {}
 }

@@ -61,6 +61,10 @@ public final class ProfilingBackend: Backend {
         try timed("upload") { try base.upload(values, shape: shape) }
     }
 
+    public func uploadOperatorWeight(_ values: [Float], shape: [Int]) throws -> Tensor {
+        try timed("upload") { try base.uploadOperatorWeight(values, shape: shape) }
+    }
+
     public func download(_ tensor: Tensor) throws -> [Float] {
         try timed("download") { try base.download(tensor) }
     }

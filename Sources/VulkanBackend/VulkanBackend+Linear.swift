@@ -11,7 +11,8 @@ extension VulkanBackend {
         let out = try makeTensor(Array(x.shape.dropLast()) + [n])
         guard out.count > 0 else { return out }
         if k == 0 { return try bias.map { try add(zeros(out.shape), $0) } ?? zeros(out.shape) }
-        try context.dispatch(.linear, buffers: [bound(x), bound(weight), bound(bias), bound(out)],
+        let (weightBuffer, constants) = boundWeight(weight)
+        try context.dispatch(.linear, constants: constants, buffers: [bound(x), weightBuffer, bound(bias), bound(out)],
                              push: [UInt32(m), UInt32(n), UInt32(k), bias == nil ? 0 : 1],
                              groups: Self.tiledGroups(rows: m, columns: n))
         return out
@@ -30,7 +31,8 @@ extension VulkanBackend {
         guard out.count > 0 else { return out }
         let push = [batch, channels, height, width, outputs, kernelHeight, kernelWidth, stride, padding,
                     outHeight, outWidth, bias == nil ? 0 : 1].map { UInt32($0) }
-        try context.dispatch(.conv2d, buffers: [bound(x), bound(weight), bound(bias), bound(out)], push: push,
+        let (weightBuffer, constants) = boundWeight(weight)
+        try context.dispatch(.conv2d, constants: constants, buffers: [bound(x), weightBuffer, bound(bias), bound(out)], push: push,
                              groups: Self.tiledGroups(rows: batch * outHeight * outWidth, columns: outputs))
         return out
     }
@@ -49,7 +51,9 @@ extension VulkanBackend {
         guard out.count > 0 else { return out }
         let push = [batch, channels, frames, plane, outputs, kernel, padding, outFrames, bias == nil ? 0 : 1]
             .map { UInt32($0) }
-        try context.dispatch(.temporalConv, buffers: [bound(x), bound(weight), bound(bias), bound(out)], push: push,
+        let (weightBuffer, constants) = boundWeight(weight)
+        try context.dispatch(.temporalConv, constants: constants, buffers: [bound(x), weightBuffer, bound(bias), bound(out)],
+                             push: push,
                              groups: Self.tiledGroups(rows: batch * outFrames * plane, columns: outputs))
         return out
     }

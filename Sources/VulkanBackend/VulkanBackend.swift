@@ -16,13 +16,21 @@ public final class VulkanBackend: Sendable {
     /// The device this backend runs on.
     public let device: VulkanDeviceInfo
 
+    /// How ``uploadOperatorWeight(_:shape:)`` stores weights: `.f32`, or `.f16` (half the
+    /// memory and bandwidth; the kernels convert on load and compute in f32).
+    public let weightType: DType
+
     /// A backend on device `index` of ``devices()``, or the preferred device (the first
     /// discrete GPU, then integrated, virtual, CPU) when `index` is nil. `shaderDirectory`
     /// overrides where the SPIR-V is looked for (see ``ShaderLibrary/locate(_:)``).
     ///
     /// Throws when there is no Vulkan driver or device, `index` is out of range, or the
-    /// shaders cannot be found.
-    public init(device index: Int? = nil, shaderDirectory: String? = nil) throws {
+    /// shaders cannot be found. `weightType` is `.f32` or `.f16` (see ``weightType``).
+    public init(device index: Int? = nil, shaderDirectory: String? = nil, weightType: DType = .f32) throws {
+        guard weightType == .f32 || weightType == .f16 else {
+            throw TensorError("vulkan: weights can be stored as f32 or f16, not \(weightType.rawValue)")
+        }
+        self.weightType = weightType
         let instance = try VulkanInstance()
         let device = try VulkanDevice(instance: instance, index: index)
         context = try VulkanContext(device: device, shaderDirectory: shaderDirectory)
@@ -48,16 +56,28 @@ public final class VulkanBackend: Sendable {
     // MARK: Helpers for the ops
 
     /// A new device tensor of `shape` (contents undefined until an op writes it).
-    func makeTensor(_ shape: [Int]) throws -> Tensor {
-        Tensor(shape: shape, storage: try context.allocate(count: shape.reduce(1, *)))
+    func makeTensor(_ shape: [Int], dtype: DType = .f32) throws -> Tensor {
+        Tensor(shape: shape, dtype: dtype, storage: try context.allocate(count: shape.reduce(1, *), dtype: dtype))
     }
 
-    /// The binding of `tensor`, which must live on this backend.
-    func bound(_ tensor: Tensor) -> BoundBuffer {
+    private func storage(of tensor: Tensor) -> VulkanStorage {
         guard let storage = tensor.storage as? VulkanStorage, storage.context === context else {
             preconditionFailure("tensor of shape \(tensor.shape) does not live on this Vulkan backend")
         }
+        return storage
+    }
+
+    /// The binding of `tensor`, an f32 tensor of this backend.
+    func bound(_ tensor: Tensor) -> BoundBuffer {
+        let storage = storage(of: tensor)
+        precondition(storage.dtype == .f32, "an f16 operator weight \(tensor.shape) reached an op other than linear or a convolution")
         return BoundBuffer(block: storage.block, byteCount: storage.byteCount)
+    }
+
+    /// The binding of an operator weight and the GEMM kernels' `WEIGHT_F16` specialization constant.
+    func boundWeight(_ tensor: Tensor) -> (buffer: BoundBuffer, constants: [UInt32: UInt32]) {
+        let storage = storage(of: tensor)
+        return (BoundBuffer(block: storage.block, byteCount: storage.byteCount), [2: storage.dtype == .f16 ? 1 : 0])
     }
 
     /// The binding of an optional input: the placeholder when absent.
@@ -89,12 +109,34 @@ extension VulkanBackend: Backend {
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
         precondition(values.count == shape.reduce(1, *), "upload: \(values.count) values for shape \(shape)")
         let tensor = try makeTensor(shape)
-        try context.upload(values, into: bound(tensor).block)
+        try values.withUnsafeBytes { try context.upload($0, into: bound(tensor).block) }
+        return tensor
+    }
+
+    public func uploadOperatorWeight(_ values: [Float], shape: [Int]) throws -> Tensor {
+        guard weightType == .f16 else { return try upload(values, shape: shape) }
+        precondition(values.count == shape.reduce(1, *), "upload: \(values.count) values for shape \(shape)")
+        let tensor = try makeTensor(shape, dtype: .f16)
+        let halves = values.map { Float16($0).bitPattern }
+        try halves.withUnsafeBytes { try context.upload($0, into: boundWeight(tensor).buffer.block) }
         return tensor
     }
 
     public func download(_ tensor: Tensor) throws -> [Float] {
-        try context.download(bound(tensor).block, count: tensor.count)
+        let storage = storage(of: tensor)
+        var values = [Float](repeating: 0, count: tensor.count)
+        try context.download(storage.block, byteCount: tensor.count * storage.dtype.byteSize) { bytes in
+            guard !values.isEmpty else { return }
+            switch storage.dtype {
+            case .f16:
+                for index in values.indices {
+                    values[index] = Float(Float16(bitPattern: bytes.load(fromByteOffset: 2 * index, as: UInt16.self)))
+                }
+            default:
+                values.withUnsafeMutableBytes { $0.copyMemory(from: bytes) }
+            }
+        }
+        return values
     }
 
     public func zeros(_ shape: [Int]) throws -> Tensor {

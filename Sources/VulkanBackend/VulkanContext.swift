@@ -34,15 +34,15 @@ final class VulkanContext: @unchecked Sendable {
         state.withLock { ($0.devicePool.bytesInUse, $0.devicePool.bytesAllocated) }
     }
 
-    /// Device memory for `count` floats.
-    func allocate(count: Int) throws -> VulkanStorage {
-        let bytes = count * MemoryLayout<Float>.stride
+    /// Device memory for `count` elements of `dtype`.
+    func allocate(count: Int, dtype: DType = .f32) throws -> VulkanStorage {
+        let bytes = (count * dtype.byteSize + 3) / 4 * 4
         guard bytes <= device.maxStorageBufferRange else {
             throw TensorError("vulkan: a tensor of \(count) elements (\(bytes >> 20) MiB) exceeds \(device.info.name)'s "
                 + "largest storage buffer (\(device.maxStorageBufferRange >> 20) MiB)")
         }
         let block = try state.withLock { try $0.allocateDevice(bytes) }
-        return VulkanStorage(elementCount: count, block: block, context: self)
+        return VulkanStorage(elementCount: count, dtype: dtype, block: block, context: self)
     }
 
     /// A small block bound where a kernel's optional input is absent (never read).
@@ -66,9 +66,9 @@ final class VulkanContext: @unchecked Sendable {
         try state.withLock { try $0.dispatch(kernel, constants: constants, buffers: buffers, push: push, groups: groups) }
     }
 
-    /// Records copying `values` into `block`.
-    func upload(_ values: [Float], into block: BufferBlock) throws {
-        try state.withLock { try $0.upload(values, into: block) }
+    /// Records copying `bytes` into `block`.
+    func upload(_ bytes: UnsafeRawBufferPointer, into block: BufferBlock) throws {
+        try state.withLock { try $0.upload(bytes, into: block) }
     }
 
     /// Records filling the first `byteCount` bytes of `block` with zeros.
@@ -76,9 +76,10 @@ final class VulkanContext: @unchecked Sendable {
         try state.withLock { try $0.fillZero(block, byteCount: byteCount) }
     }
 
-    /// Submits everything recorded, waits for it and returns the first `count` floats of `block`.
-    func download(_ block: BufferBlock, count: Int) throws -> [Float] {
-        try state.withLock { try $0.download(block, count: count) }
+    /// Submits everything recorded, waits for it and hands the first `byteCount` bytes of
+    /// `block` to `read` (valid only during the call).
+    func download(_ block: BufferBlock, byteCount: Int, _ read: (UnsafeRawBufferPointer) -> Void) throws {
+        try state.withLock { try $0.download(block, byteCount: byteCount, read) }
     }
 
     /// Submits everything recorded and waits for it.
@@ -233,12 +234,12 @@ final class Recorder: @unchecked Sendable {
         try submitIfLarge()
     }
 
-    func upload(_ values: [Float], into block: BufferBlock) throws {
-        guard !values.isEmpty else { return }
+    func upload(_ source: UnsafeRawBufferPointer, into block: BufferBlock) throws {
+        guard source.count > 0 else { return }
         try begin()
-        let bytes = values.count * MemoryLayout<Float>.stride
+        let bytes = source.count
         let staging = try stagingPool.allocate(bytes)
-        values.withUnsafeBytes { staging.mapped!.copyMemory(from: $0.baseAddress!, byteCount: bytes) }
+        staging.mapped!.copyMemory(from: source.baseAddress!, byteCount: bytes)
         var region = VkBufferCopy(srcOffset: VkDeviceSize(staging.offset), dstOffset: VkDeviceSize(block.offset),
                                   size: VkDeviceSize(bytes))
         vkCmdCopyBuffer(commandBuffer, staging.buffer, block.buffer, 1, &region)
@@ -257,13 +258,13 @@ final class Recorder: @unchecked Sendable {
         try submitIfLarge()
     }
 
-    func download(_ block: BufferBlock, count: Int) throws -> [Float] {
-        guard count > 0 else {
+    func download(_ block: BufferBlock, byteCount bytes: Int, _ read: (UnsafeRawBufferPointer) -> Void) throws {
+        guard bytes > 0 else {
             try submitAndWait()
-            return []
+            read(UnsafeRawBufferPointer(start: nil, count: 0))
+            return
         }
         try begin()
-        let bytes = count * MemoryLayout<Float>.stride
         let staging = try stagingPool.allocate(bytes)
         defer { stagingPool.release(staging) }
         var region = VkBufferCopy(srcOffset: VkDeviceSize(block.offset), dstOffset: VkDeviceSize(staging.offset),
@@ -276,12 +277,7 @@ final class Recorder: @unchecked Sendable {
         vkCmdPipelineBarrier(commandBuffer, VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue, VK_PIPELINE_STAGE_HOST_BIT.rawValue,
                              0, 1, &toHost, 0, nil, 0, nil)
         try submitAndWait()
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            buffer.baseAddress!.withMemoryRebound(to: UInt8.self, capacity: bytes) {
-                $0.update(from: staging.mapped!.assumingMemoryBound(to: UInt8.self), count: bytes)
-            }
-            initialized = count
-        }
+        read(UnsafeRawBufferPointer(start: staging.mapped!, count: bytes))
     }
 
     /// Ends the command buffer, submits it and waits for the device to finish it.

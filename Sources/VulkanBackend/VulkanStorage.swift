@@ -8,17 +8,20 @@ import Tensor
 final class VulkanStorage: TensorStorage, @unchecked Sendable {
     // @unchecked: `block` is immutable and `context` is itself thread-safe.
     let elementCount: Int
+    /// `.f32`, or `.f16` for operator weights stored at half precision.
+    let dtype: DType
     let block: BufferBlock
     let context: VulkanContext
 
-    init(elementCount: Int, block: BufferBlock, context: VulkanContext) {
+    init(elementCount: Int, dtype: DType, block: BufferBlock, context: VulkanContext) {
         self.elementCount = elementCount
+        self.dtype = dtype
         self.block = block
         self.context = context
     }
 
-    /// Bytes of the elements (the block may be larger).
-    var byteCount: Int { elementCount * MemoryLayout<Float>.stride }
+    /// Bytes of the elements, rounded up to whole 32-bit words (the block may be larger).
+    var byteCount: Int { (elementCount * dtype.byteSize + 3) / 4 * 4 }
 
     deinit {
         context.release(block)

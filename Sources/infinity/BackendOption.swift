@@ -2,13 +2,15 @@ import CPUBackend
 import Tensor
 import VulkanBackend
 
-/// The compute backend `--backend cpu|vulkan`, `--threads N` (cpu) and `--device N` (vulkan) choose.
+/// The compute backend `--backend cpu|vulkan`, `--threads N` (cpu), `--device N` and
+/// `--weight-precision f32|f16` (vulkan) choose.
 struct BackendOption {
     enum Kind: Equatable {
         /// The CPU backend with this many threads.
         case cpu(threads: Int)
-        /// The Vulkan backend on this device (nil: the preferred one).
-        case vulkan(device: Int?)
+        /// The Vulkan backend on this device (nil: the preferred one), storing the linear and
+        /// convolution weights as `weights` (f32 or f16).
+        case vulkan(device: Int?, weights: DType)
     }
 
     let kind: Kind
@@ -20,10 +22,12 @@ struct BackendOption {
             guard options.string("threads") == nil else {
                 throw Arguments.Failure(description: "--threads applies to --backend cpu only (Vulkan runs on the device)")
             }
-            kind = .vulkan(device: try options.string("device").map { _ in try options.int("device", default: 0, range: 0 ... 255) })
+            let device = try options.string("device").map { _ in try options.int("device", default: 0, range: 0 ... 255) }
+            let weights: DType = try options.choice("weight-precision", default: "f32", from: ["f32", "f16"]) == "f16" ? .f16 : .f32
+            kind = .vulkan(device: device, weights: weights)
         default:
-            guard options.string("device") == nil else {
-                throw Arguments.Failure(description: "--device applies to --backend vulkan only")
+            for flag in ["device", "weight-precision"] where options.string(flag) != nil {
+                throw Arguments.Failure(description: "--\(flag) applies to --backend vulkan only")
             }
             try CPUBackend.checkSupported()
             kind = .cpu(threads: try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024))
@@ -50,7 +54,7 @@ struct BackendOption {
     func make(threads override: Int? = nil) throws -> any Backend {
         switch kind {
         case .cpu(let threads): CPUBackend(threads: override ?? threads)
-        case .vulkan(let device): try VulkanBackend(device: device)
+        case .vulkan(let device, let weights): try VulkanBackend(device: device, weightType: weights)
         }
     }
 }

@@ -14,7 +14,7 @@ enum BenchCommand {
       step, frames/s, the peak of live tensor memory above the weights (in all and per clip),
       and the process's peak resident set.
     usage: infinity bench unet --model DIR [--batch B] [--frames F] [--height H] [--width W]
-                              [--backend cpu|vulkan] [--threads N] [--device N] [--iterations N] [--warmup N]
+                              [--backend cpu|vulkan] [--threads N] [--device N] [--weight-precision f32|f16] [--iterations N] [--warmup N]
                               [--seed K] [--fps N] [--profile]
       Times UNet forwards on random inputs and prints the median and best time;
       --profile adds the time spent in each kind of op.
@@ -95,7 +95,7 @@ enum BenchCommand {
             return
         }
         let options = try Arguments(arguments, flags: ["profile"], options: [
-            "model", "batch", "frames", "height", "width", "backend", "threads", "device", "iterations", "warmup", "seed", "fps",
+            "model", "batch", "frames", "height", "width", "backend", "threads", "device", "weight-precision", "iterations", "warmup", "seed", "fps",
         ])
         let profiler = options.flag("profile") ? ProfilingBackend(try BackendOption(options).make()) : nil
         let backend = try profiler ?? BackendOption(options).make()

@@ -13,13 +13,13 @@ import Tensor
 enum GenerateCommand {
     static let options: Set<String> = [
         "model", "embeddings", "frames", "clip-frames", "height", "width", "steps", "guidance", "seed", "scheduler",
-        "fps", "fps-out", "workers", "out", "backend", "threads", "device", "local-frames", "global-frames", "phase-t", "local-bias",
+        "fps", "fps-out", "workers", "out", "backend", "threads", "device", "weight-precision", "local-frames", "global-frames", "phase-t", "local-bias",
         "global-bias", "coordinator", "token-file", "negative-prompt", "cluster", "upscale",
     ]
     /// Options that may be given several times.
     static let repeatable: Set<String> = ["prompt"]
     /// Options of the in-process form only: with `--coordinator` the cluster's workers run the job.
-    static let inProcessOptions = ["workers", "threads", "backend", "device"]
+    static let inProcessOptions = ["workers", "threads", "backend", "device", "weight-precision"]
     static let flags: Set<String> = [
         "sync-groupnorm", "reference-padding", "reference-global-sampling", "token-count-scale",
     ]

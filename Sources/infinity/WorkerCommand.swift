@@ -11,7 +11,7 @@ import RPC
 enum WorkerCommand {
     static func run(_ arguments: ArraySlice<String>) async throws {
         let options = try Arguments(arguments, options: ["listen", "coordinator", "model", "token-file", "backend", "threads",
-                                                         "max-clips", "advertise", "device", "grace"])
+                                                         "max-clips", "advertise", "device", "weight-precision", "grace"])
         let (host, port) = try ListenAddress.parse(options.string("listen") ?? "127.0.0.1:0", flag: "listen")
         let coordinator = try options.required("coordinator")
         _ = try ListenAddress.parse(coordinator, flag: "coordinator")

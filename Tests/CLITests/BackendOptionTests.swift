@@ -41,6 +41,8 @@ struct BackendOptionTests {
         (["--backend", "vulkan", "--threads", "2"], "--threads applies to --backend cpu only"),
         (["--backend", "cpu", "--device", "0"], "--device applies to --backend vulkan only"),
         (["--device", "0"], "--device applies to --backend vulkan only"),
+        (["--weight-precision", "f16"], "--weight-precision applies to --backend vulkan only"),
+        (["--backend", "vulkan", "--weight-precision", "bf16"], "--weight-precision"),
         (["--backend", "vulkan", "--device", "99"], "--device 99 does not exist"),
         (["--backend", "metal"], "--backend"),
     ])

@@ -6,7 +6,7 @@ struct Linear: Sendable {
     let bias: Tensor?
 
     init(_ loader: WeightLoader, input: Int, output: Int, bias: Bool = true) throws {
-        weight = try loader.tensor("weight", shape: [output, input])
+        weight = try loader.operatorWeight("weight", shape: [output, input])
         self.bias = bias ? try loader.tensor("bias", shape: [output]) : nil
     }
 
@@ -25,7 +25,7 @@ struct Conv2d: Sendable {
     let padding: Int
 
     init(_ loader: WeightLoader, input: Int, output: Int, kernel: Int, stride: Int = 1, padding: Int) throws {
-        weight = try loader.tensor("weight", shape: [output, input, kernel, kernel])
+        weight = try loader.operatorWeight("weight", shape: [output, input, kernel, kernel])
         bias = try loader.tensor("bias", shape: [output])
         self.stride = stride
         self.padding = padding
@@ -42,7 +42,7 @@ struct TemporalConv3d: Sendable {
     let bias: Tensor?
 
     init(_ loader: WeightLoader, input: Int, output: Int) throws {
-        weight = try loader.tensor("weight", shape: [output, input, 3, 1, 1])
+        weight = try loader.operatorWeight("weight", shape: [output, input, 3, 1, 1])
         bias = try loader.tensor("bias", shape: [output])
     }
 

@@ -61,6 +61,17 @@ public final class WeightLoader: @unchecked Sendable {
     /// Uploads tensor `name`, which must have exactly `shape` (or the same elements in a
     /// shape that differs only by size-1 axes, as Conv3d (3,1,1) kernels stored as [O, C, 3]).
     public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+        try backend.upload(values(name, shape: shape), shape: shape)
+    }
+
+    /// Uploads tensor `name` as ``tensor(_:shape:)`` does, for a weight that only ever reaches
+    /// `linear`, `conv2d` or `temporalConv` as their `weight`: the backend may store it in reduced
+    /// precision (``Backend/uploadOperatorWeight(_:shape:)``).
+    public func operatorWeight(_ name: String, shape: [Int]) throws -> Tensor {
+        try backend.uploadOperatorWeight(values(name, shape: shape), shape: shape)
+    }
+
+    private func values(_ name: String, shape: [Int]) throws -> [Float] {
         let full = qualified(name)
         guard let stored = source.shape(of: full) else {
             throw ModelError("checkpoint has no tensor '\(full)' (expected shape \(shape))")
@@ -70,7 +81,7 @@ public final class WeightLoader: @unchecked Sendable {
             throw ModelError("checkpoint tensor '\(full)' has shape \(stored), the model config needs \(shape)")
         }
         (root ?? self).used.insert(full)
-        return try backend.upload(try source.floats(full), shape: shape)
+        return try source.floats(full)
     }
 
     /// Names of checkpoint tensors loaded so far through this loader or its scopes.
