@@ -25,6 +25,7 @@
 /// backend = "cpu"                  # ? "cpu" or "vulkan" ("cpu")
 /// threads = 4                      # ? cpu only: 1...1024 (default: the worker's core count)
 /// device = 0                       # ? vulkan only: the device index, 0...255 (0)
+/// weight_precision = "f16"         # ? vulkan only: "f32" or "f16" linear/conv weights ("f32")
 /// max_clips = 4                    # ? clips it holds at once, 1...1024 (4)
 /// ssh = "user@host"                # ? start it over ssh; "" = a local process
 /// executable = "/opt/bin/infinity" # ? the infinity binary to run; default: for a local worker
@@ -105,8 +106,13 @@ public struct ClusterConfiguration: Sendable, Hashable {
         public enum Backend: Sendable, Hashable {
             /// The CPU backend; `threads` nil lets the worker use every core.
             case cpu(threads: Int?)
-            /// The Vulkan backend on device `device`.
-            case vulkan(device: Int)
+            /// The Vulkan backend on device `device`, storing linear and convolution weights at `weights`.
+            case vulkan(device: Int, weights: WeightPrecision = .f32)
+
+            /// How a Vulkan worker stores its linear and convolution weights.
+            public enum WeightPrecision: String, Sendable, Hashable {
+                case f32, f16
+            }
 
             /// `cpu` or `vulkan`.
             public var name: String {

@@ -67,9 +67,10 @@ public struct LaunchPlan: Sendable, Hashable {
                 resources = "cpu \(threads) thread\(threads == 1 ? "" : "s")"
             case .cpu(nil):
                 resources = "cpu all cores"
-            case .vulkan(let device):
+            case .vulkan(let device, let weights):
                 arguments += ["--device", String(device)]
-                resources = "vulkan device \(device)"
+                if weights != .f32 { arguments += ["--weight-precision", weights.rawValue] }
+                resources = "vulkan device \(device)\(weights == .f32 ? "" : ", \(weights.rawValue) weights")"
             }
             arguments += ["--max-clips", String(worker.maxClips)]
             let process: Process
