@@ -48,12 +48,13 @@ final class ClusterHarness: @unchecked Sendable {
         for _ in 0 ..< count { try await addWorker(maxClips: maxClips) }
     }
 
-    /// Starts one more worker and waits until it is registered.
-    func addWorker(maxClips: Int) async throws {
+    /// Starts one more worker (on one CPU thread unless `backend` says otherwise) and waits
+    /// until it is registered.
+    func addWorker(maxClips: Int, backend: [String] = ["--threads", "1"]) async throws {
         let before = try await readyWorkers().count
         let (process, _) = try Self.start(["worker", "--listen", "127.0.0.1:0", "--coordinator", coordinatorAddress,
-                                           "--model", Self.model, "--token-file", tokenFile, "--threads", "1",
-                                           "--max-clips", String(maxClips), "--grace", "1"],
+                                           "--model", Self.model, "--token-file", tokenFile] + backend
+                                              + ["--max-clips", String(maxClips), "--grace", "1"],
                                           until: "worker listening on ")
         workers.append(process)
         let deadline = ContinuousClock.now + .seconds(30)

@@ -26,6 +26,27 @@ struct MultiProcessTests {
         #expect(progress == [1, 2, 3, 4])
     }
 
+    @Test("a CPU worker and a Vulkan worker share a job; the result matches the CPU pipeline within 1e-3",
+          .timeLimit(.minutes(3)))
+    func mixedBackends() async throws {
+        let cluster = try await ClusterHarness(workers: 1, maxClips: 2)
+        defer { Task { await cluster.stop() } }
+        try await cluster.addWorker(maxClips: 2, backend: ["--backend", "vulkan"])
+        #expect(Set(try await cluster.readyWorkers().compactMap(\.capacity?.backend)) == ["cpu", "vulkan"])
+        let parameters = try ClusterJobs.parameters(clips: 4, steps: 2)
+        let (events, result) = try await cluster.run(parameters)
+        let produced = try #require(result, "events: \(events)")
+        let expected = try await ClusterJobs.reference(parameters)
+        #expect(produced.shape == expected.shape)
+        let scale = expected.values.reduce(0) { max($0, abs($1)) }
+        let difference = zip(produced.values, expected.values).reduce(0) { max($0, abs($1.0 - $1.1)) }
+        #expect(difference <= 1e-3 * scale, "max difference \(difference), scale \(scale)")
+        // Both workers ran clips (the Vulkan one's rounding differs from the CPU's).
+        #expect(difference > 0)
+        let placements = events.compactMap { if case .placement(let p) = $0 { p } else { nil } }
+        #expect(Set(placements.first?.workerIDs ?? []).count == 2)
+    }
+
     @Test("kill -9 of a worker mid-job: the job recovers from a checkpoint, bit-identically",
           .timeLimit(.minutes(5)), arguments: [(victim: 0, afterStep: 1), (victim: 2, afterStep: 2), (victim: 1, afterStep: 3)])
     func recoversFromKilledWorker(victim: Int, afterStep: Int) async throws {
