@@ -55,15 +55,17 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("tomlplusplus")]),
         // cluster.toml: the cluster's configuration, read through toml++ and validated field by field.
         .target(name: "ClusterConfig", dependencies: ["CTOMLPlusPlus"]),
+        // CRC-32 and Adler-32, for PNG files and the cluster's checked latents.
+        .target(name: "Checksums"),
         // Videos out of latents: y4m, PNG frames, H.264 mp4 (through ffmpeg), progress lines.
-        .target(name: "Media"),
+        .target(name: "Media", dependencies: ["Checksums"]),
         // The cluster's messages (Protos/infinity/v1) as Swift values: the only code that touches
         // their protobuf-c structs.
-        .target(name: "ClusterWire", dependencies: ["Wire", "RPC", "Parallel"]),
+        .target(name: "ClusterWire", dependencies: ["Wire", "RPC", "Parallel", "Checksums"]),
         // The worker agent, the coordinator actor and the RPC context exchange.
-        .target(name: "Cluster", dependencies: ["ClusterWire", "RPC", "Parallel", "Model", "Tensor", "CPUBackend"]),
+        .target(name: "Cluster", dependencies: ["ClusterWire", "RPC", "Parallel", "Model", "Tensor", "CPUBackend", "Checksums"]),
         // The client library: submit jobs to a coordinator, follow their progress, fetch results.
-        .target(name: "Client", dependencies: ["ClusterWire", "RPC", "Parallel"]),
+        .target(name: "Client", dependencies: ["ClusterWire", "RPC", "Parallel", "Checksums"]),
         // The interop/benchmark Echo service (Protos/infinity/testing/v1/echo.proto) and its server.
         .target(name: "RPCEcho", dependencies: ["RPC", "Wire"]),
         .executableTarget(name: "rpc-echo-server", dependencies: ["RPC", "RPCEcho"]),
@@ -79,9 +81,11 @@ let package = Package(
         .testTarget(name: "ParallelTests", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
-        .testTarget(name: "ClusterWireTests", dependencies: ["ClusterWire", "Parallel", "RPC"],
+        .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"]),
+        .testTarget(name: "ClusterWireTests", dependencies: ["ClusterWire", "Parallel", "RPC", "Checksums"],
                     exclude: ["make_reference_bytes.py"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Client", "ClusterWire", "Parallel", "Model", "CPUBackend", "RPC", "infinity"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Client", "ClusterWire", "Parallel", "Model", "CPUBackend", "RPC",
+                                                         "Checksums", "infinity"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "RPCEcho", "Wire"]),
         // Runs the built `infinity` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["infinity", "Model", "RPC"]),

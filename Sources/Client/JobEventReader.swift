@@ -1,3 +1,4 @@
+import Checksums
 import ClusterWire
 import Parallel
 import RPC

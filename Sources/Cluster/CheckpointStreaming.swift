@@ -1,3 +1,4 @@
+import Checksums
 import ClusterWire
 import Model
 import RPC

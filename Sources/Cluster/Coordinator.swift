@@ -1,3 +1,4 @@
+import Checksums
 import ClusterWire
 import Foundation
 import Model

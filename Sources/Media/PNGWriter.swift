@@ -1,3 +1,4 @@
+import Checksums
 import Foundation
 
 /// Writes RGB frames as PNG files (8-bit truecolour, no interlace), one file per frame named

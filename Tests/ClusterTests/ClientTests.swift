@@ -1,3 +1,4 @@
+import Checksums
 import Client
 import ClusterWire
 import Foundation

@@ -1,3 +1,4 @@
+import Checksums
 import Cluster
 import ClusterWire
 import CPUBackend

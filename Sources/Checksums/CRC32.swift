@@ -1,8 +1,8 @@
 // CRC-32 as zlib computes it (reflected polynomial 0xEDB88320, initial and final XOR 0xFFFFFFFF):
-// what JobCompleted.crc32 and CheckpointHeader.crc32 carry. Slicing-by-8 tables, so checking
+// what PNG chunks, JobCompleted.crc32 and CheckpointHeader.crc32 carry. Slicing-by-8 tables, so checking
 // hundreds of MB of latents costs well under a second.
 
-/// CRC-32 with zlib's polynomial.
+/// CRC-32 with zlib's polynomial, as PNG chunks, gzip and zlib use it.
 public enum CRC32 {
     /// The CRC of `bytes`; pass an earlier result as `continuing` to checksum data in pieces
     /// (`checksum(b, continuing: checksum(a)) == checksum(a + b)`), as zlib's `crc32` does.
@@ -29,9 +29,9 @@ public enum CRC32 {
         return ~crc
     }
 
-    /// The CRC of `bytes`.
-    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        bytes.withUnsafeBytes { checksum($0) }
+    /// The CRC of `bytes`, continuing from `continuing` as the raw-buffer form does.
+    public static func checksum(_ bytes: [UInt8], continuing: UInt32 = 0) -> UInt32 {
+        bytes.withUnsafeBytes { checksum($0, continuing: continuing) }
     }
 
     /// Table k (entries 256k..<256(k+1)) advances the CRC over a byte followed by k zero bytes.
