@@ -54,7 +54,9 @@ let package = Package(
         .target(name: "CTOMLPlusPlus", cxxSettings: [.define("TOML_HEADER_ONLY", to: "0"), .define("TOML_SHARED_LIB", to: "1")],
                 linkerSettings: [.linkedLibrary("tomlplusplus")]),
         // cluster.toml: the cluster's configuration, read through toml++ and validated field by field.
-        .target(name: "ClusterConfig", dependencies: ["CTOMLPlusPlus"]),
+        .target(name: "ClusterConfig", dependencies: ["CTOMLPlusPlus", "NetworkAddress"]),
+        // HOST:PORT addresses: the one parser of what users type for --listen, --coordinator, cluster.toml.
+        .target(name: "NetworkAddress"),
         // CRC-32 and Adler-32, for PNG files and the cluster's checked latents.
         .target(name: "Checksums"),
         // Videos out of latents: y4m, PNG frames, H.264 mp4 (through ffmpeg), progress lines.
@@ -63,15 +65,16 @@ let package = Package(
         // their protobuf-c structs.
         .target(name: "ClusterWire", dependencies: ["Wire", "RPC", "Parallel", "Checksums"]),
         // The worker agent, the coordinator actor and the RPC context exchange.
-        .target(name: "Cluster", dependencies: ["ClusterWire", "RPC", "Parallel", "Model", "Tensor", "CPUBackend", "Checksums"]),
+        .target(name: "Cluster", dependencies: ["ClusterWire", "RPC", "Parallel", "Model", "Tensor", "CPUBackend", "Checksums", "NetworkAddress"]),
         // The client library: submit jobs to a coordinator, follow their progress, fetch results.
-        .target(name: "Client", dependencies: ["ClusterWire", "RPC", "Parallel", "Checksums"]),
+        .target(name: "Client", dependencies: ["ClusterWire", "RPC", "Parallel", "Checksums", "NetworkAddress"]),
         // The interop/benchmark Echo service (Protos/infinity/testing/v1/echo.proto) and its server.
         .target(name: "RPCEcho", dependencies: ["RPC", "Wire"]),
-        .executableTarget(name: "rpc-echo-server", dependencies: ["RPC", "RPCEcho"]),
+        .executableTarget(name: "rpc-echo-server", dependencies: ["RPC", "RPCEcho", "NetworkAddress"]),
         // The command-line tool.
         .executableTarget(name: "infinity", dependencies: ["Tensor", "CPUBackend", "VulkanBackend", "Model", "Parallel", "RPC", "Cluster",
-                                                         "Client", "ClusterWire", "ClusterConfig", "Media", "CProcessSpawn"]),
+                                                         "Client", "ClusterWire", "ClusterConfig", "Media", "CProcessSpawn",
+                                                         "NetworkAddress"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend"]),
@@ -79,7 +82,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "CPUBackend", "Model"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ParallelTests", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),
-        .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig", "NetworkAddress"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"]),
         .testTarget(name: "ClusterWireTests", dependencies: ["ClusterWire", "Parallel", "RPC", "Checksums"],

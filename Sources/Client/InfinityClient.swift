@@ -1,4 +1,5 @@
 import ClusterWire
+import NetworkAddress
 import Parallel
 import RPC
 
@@ -163,19 +164,12 @@ public struct CoordinatorAddress: Sendable, Hashable, CustomStringConvertible {
     /// Parses `text`; throws `invalidArgument` naming the text unless it is `HOST:PORT` with a
     /// non-empty host and a port in 1...65535.
     public init(_ text: String) throws(RPCError) {
-        guard let colon = text.lastIndex(of: ":") else {
-            throw RPCError(code: .invalidArgument, message: "coordinator address '\(text)' is not HOST:PORT")
+        do {
+            let endpoint = try Endpoint(text)
+            (host, port) = (endpoint.host, endpoint.port)
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "coordinator address '\(text)' \(error)")
         }
-        var host = text[..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        guard !host.isEmpty else {
-            throw RPCError(code: .invalidArgument, message: "coordinator address '\(text)' has no host")
-        }
-        guard let port = Int(text[text.index(after: colon)...]), (1 ... 65535).contains(port) else {
-            throw RPCError(code: .invalidArgument, message: "coordinator address '\(text)' needs a port in 1...65535")
-        }
-        self.host = String(host)
-        self.port = port
     }
 
     /// `HOST:PORT`, with brackets around an IPv6 host.

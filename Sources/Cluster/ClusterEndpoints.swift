@@ -1,4 +1,5 @@
 import ClusterWire
+import NetworkAddress
 import RPC
 import Synchronization
 
@@ -33,13 +34,12 @@ public let clusterMessageLimit = 1 << 30
 
 /// `HOST:PORT` (or `[v6]:PORT`) split into its parts.
 public func parseAddress(_ text: String) throws(RPCError) -> (host: String, port: Int) {
-    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1 ... 65535).contains(port) else {
-        throw RPCError(code: .invalidArgument, message: "address '\(text)' is not HOST:PORT")
+    do {
+        let endpoint = try Endpoint(text)
+        return (endpoint.host, endpoint.port)
+    } catch {
+        throw RPCError(code: .invalidArgument, message: "address '\(text)' \(error)")
     }
-    var host = text[..<colon]
-    if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-    guard !host.isEmpty else { throw RPCError(code: .invalidArgument, message: "address '\(text)' has no host") }
-    return (String(host), port)
 }
 
 /// One channel per peer address, made on first use and shared by every call to that peer

@@ -1,4 +1,5 @@
 import Glibc
+import NetworkAddress
 
 extension ClusterConfiguration {
     /// Reads and validates the cluster.toml at `path`; relative paths in it are resolved against

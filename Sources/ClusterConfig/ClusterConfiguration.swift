@@ -60,6 +60,7 @@
 /// Reading is strict: a wrong type, a value out of range, an unknown key or a missing required
 /// key fails with a ``ClusterConfigurationError`` naming `file:line:column` and the key path
 /// (`workers[1].port`). Integers are accepted where a float is expected, not the reverse.
+import NetworkAddress
 public struct ClusterConfiguration: Sendable, Hashable {
     /// The file the configuration was read from (as given).
     public var source: String
@@ -186,41 +187,4 @@ public struct ClusterConfiguration: Sendable, Hashable {
         /// Scale attention logits by the token count.
         public var tokenCountScale = false
     }
-}
-
-/// A `HOST:PORT` address (`[v6]:PORT` for IPv6).
-public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
-    /// The host name or IP address (IPv6 without brackets).
-    public var host: String
-    /// The port.
-    public var port: Int
-
-    /// Creates an endpoint.
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
-    /// Parses `HOST:PORT` or `[IPV6]:PORT` with a port in `ports`; nil when malformed.
-    public init?(parsing text: String, ports: ClosedRange<Int> = 1 ... 65535) {
-        guard let colon = text.lastIndex(of: ":") else { return nil }
-        var host = text[..<colon]
-        if host.hasPrefix("[") && host.hasSuffix("]") {
-            host = host.dropFirst().dropLast()
-        } else if host.contains(":") {
-            return nil
-        }
-        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "\t" || $0 == "[" || $0 == "]" }),
-              let port = Int(text[text.index(after: colon)...]), ports.contains(port) else { return nil }
-        self.init(host: String(host), port: port)
-    }
-
-    /// `host:port`, with IPv6 hosts in brackets.
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
-
-    /// Whether the host is a loopback name or address (`localhost`, `127.x.x.x`, `::1`).
-    public var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
-
-    /// Whether the host is a wildcard address that listens on every interface (`0.0.0.0`, `::`).
-    public var isWildcard: Bool { host == "0.0.0.0" || host == "::" }
 }

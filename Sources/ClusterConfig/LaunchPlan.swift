@@ -6,6 +6,7 @@
 /// worker a terminal, so that when the local ssh ends (launch stops it, or launch dies) sshd
 /// hangs up the remote session and the worker goes with it. Children inherit launch's
 /// environment; the cluster token travels only as `--token-file`, never on a command line.
+import NetworkAddress
 public struct LaunchPlan: Sendable, Hashable {
     /// One process to start.
     public struct Process: Sendable, Hashable {

@@ -1,5 +1,6 @@
 /// Reads one TOML table of cluster.toml against its known keys, turning every problem into a
 /// ``ClusterConfigurationError`` with the file, the position and the key path.
+import NetworkAddress
 struct TableReader {
     let source: String
     /// The table's key path (`coordinator`, `workers[1]`; empty for the root).

@@ -1,6 +1,7 @@
 import Cluster
 import Dispatch
 import Foundation
+import NetworkAddress
 import RPC
 
 /// `infinity coordinator`: serves the Coordinator service (job queue, placement, lock-step
@@ -99,19 +100,15 @@ private final class ResumeOnce: @unchecked Sendable {
 /// `HOST:PORT` listen addresses (`[::1]:PORT` for IPv6).
 enum ListenAddress {
     static func parse(_ text: String, flag: String) throws -> (host: String, port: Int) {
-        var host = Substring(text)
-        guard let colon = text.lastIndex(of: ":") else {
-            throw Arguments.Failure(description: "--\(flag) must be HOST:PORT, got '\(text)'")
+        do {
+            let endpoint = try Endpoint(text, ports: 0 ... 65535)
+            return (endpoint.host, endpoint.port)
+        } catch {
+            throw Arguments.Failure(description: "--\(flag) must be HOST:PORT with a port in 0...65535 ('\(text)' \(error))")
         }
-        host = text[..<colon]
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0 ... 65535).contains(port) else {
-            throw Arguments.Failure(description: "--\(flag) must be HOST:PORT with a port in 0...65535, got '\(text)'")
-        }
-        return (String(host), port)
     }
 
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        Endpoint(host: host, port: 0).isLoopback
     }
 }

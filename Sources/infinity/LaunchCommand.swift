@@ -2,6 +2,7 @@ import ClusterConfig
 import CProcessSpawn
 import Dispatch
 import Foundation
+import NetworkAddress
 import RPC
 import Synchronization
 

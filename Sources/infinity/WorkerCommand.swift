@@ -3,6 +3,7 @@ import ClusterWire
 import CPUBackend
 import Foundation
 import Model
+import NetworkAddress
 import RPC
 
 /// `infinity worker`: the per-node agent. Loads the model once, serves the Worker service

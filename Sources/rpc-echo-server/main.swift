@@ -1,5 +1,6 @@
 import Dispatch
 import Glibc
+import NetworkAddress
 import RPC
 import RPCEcho
 
@@ -27,9 +28,8 @@ while let flag = arguments.popFirst() {
     default: fail("unknown option '\(flag)'")
     }
 }
-guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
-      (0 ... 65535).contains(port) else { fail("--listen must be HOST:PORT, got '\(listen)'") }
-let host = String(listen[..<colon]).trimmingPrefixAndSuffixBrackets()
+guard let endpoint = Endpoint(parsing: listen, ports: 0 ... 65535) else { fail("--listen must be HOST:PORT, got '\(listen)'") }
+let (host, port) = (endpoint.host, endpoint.port)
 
 var configuration = ServerConfiguration(host: host, port: port)
 configuration.maxReceiveMessageBytes = maxMessageBytes
@@ -58,10 +58,3 @@ for source in signals {
     source.resume()
 }
 dispatchMain()
-
-extension String {
-    /// `[::1]` -> `::1`.
-    func trimmingPrefixAndSuffixBrackets() -> String {
-        hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self
-    }
-}

@@ -1,5 +1,6 @@
 @testable import ClusterConfig
 import Foundation
+import NetworkAddress
 import Testing
 
 /// cluster.toml read into ``ClusterConfiguration``: the shipped example, defaults, and one

@@ -1,4 +1,5 @@
 @testable import ClusterConfig
+import NetworkAddress
 import Testing
 
 /// The processes `infinity launch` starts for a configuration: exact command lines.
