@@ -13,8 +13,9 @@ import Tensor
 enum GenerateCommand {
     static let options: Set<String> = [
         "model", "embeddings", "frames", "clip-frames", "height", "width", "steps", "guidance", "seed", "scheduler",
-        "fps", "fps-out", "workers", "out", "backend", "threads", "device", "weight-precision", "local-frames", "global-frames", "phase-t", "local-bias",
-        "global-bias", "coordinator", "token-file", "negative-prompt", "cluster", "upscale",
+        "fps", "fps-out", "workers", "out", "backend", "threads", "device", "weight-precision", "local-frames",
+        "global-frames", "phase-t", "local-bias", "global-bias", "coordinator", "token-file", "negative-prompt", "cluster",
+        "upscale",
     ]
     /// Options that may be given several times.
     static let repeatable: Set<String> = ["prompt"]
@@ -139,7 +140,8 @@ enum GenerateCommand {
         // Each in-process worker has its own backend and copy of the model, as a node would
         // (CPU workers share the threads; Vulkan workers each open the device).
         let workers = try (0 ..< workerCount).map { _ in
-            try UNet3DConditionModel.load(folder: folder, backend: request.backend.make(threads: max(1, request.backend.threads / workerCount)))
+            try UNet3DConditionModel.load(folder: folder,
+                                          backend: request.backend.make(threads: max(1, request.backend.threads / workerCount)))
         }
         let channels = workers[0].config.inChannels
         // A model whose latents no decoder can show fails now, not after denoising.
