@@ -4,16 +4,8 @@ extension CPUBackend {
     /// Concatenates tensors of equal shape except along `axis`
     /// (see ``Backend/concat(_:axis:)``).
     public func concat(_ tensors: [Tensor], axis: Int) throws -> Tensor {
-        precondition(!tensors.isEmpty, "concat: no tensors to concatenate")
+        let outShape = Shape.concatenated(tensors.map(\.shape), axis: axis)
         let first = tensors[0].shape
-        precondition(axis >= 0 && axis < first.count, "concat: axis \(axis) is out of range for shape \(first)")
-        precondition(tensors.allSatisfy { tensor in
-            tensor.rank == first.count
-                && tensor.shape.indices.allSatisfy { $0 == axis || tensor.shape[$0] == first[$0] }
-        }, "concat: shapes \(tensors.map(\.shape)) differ outside axis \(axis)")
-
-        var outShape = first
-        outShape[axis] = tensors.reduce(0) { $0 + $1.shape[axis] }
         let (result, out) = makeTensor(outShape)
         let outer = first[..<axis].reduce(1, *)
         let inner = first[(axis + 1)...].reduce(1, *)
@@ -36,9 +28,7 @@ extension CPUBackend {
     /// innermost axis stays, e.g. `[B, F, C, H, W] -> [B, C, F, H, W]`), or tiled 2-D transposes
     /// (the innermost axis moves, e.g. `[B, C, F, H, W] -> [B, H, W, F, C]`).
     public func permute(_ x: Tensor, _ permutation: [Int]) throws -> Tensor {
-        precondition(permutation.sorted() == Array(0 ..< x.rank),
-                     "permute: \(permutation) is not a permutation of the \(x.rank) axes of \(x.shape)")
-        let (result, out) = makeTensor(permutation.map { x.shape[$0] })
+        let (result, out) = makeTensor(Shape.permuted(x.shape, permutation))
         guard x.count > 0 else { return result }
         let input = x.cpu
         let inStrides = Shape.strides(x.shape)
@@ -71,12 +61,7 @@ extension CPUBackend {
 
     /// Elements `start ..< start + length` along `axis` (see ``Backend/slice(_:axis:start:length:)``).
     public func slice(_ x: Tensor, axis: Int, start: Int, length: Int) throws -> Tensor {
-        precondition(axis >= 0 && axis < x.rank, "slice: axis \(axis) is out of range for shape \(x.shape)")
-        precondition(start >= 0 && length >= 0 && start + length <= x.shape[axis],
-                     "slice: \(start) ..< \(start + length) is outside axis \(axis) of \(x.shape)")
-        var outShape = x.shape
-        outShape[axis] = length
-        let (result, out) = makeTensor(outShape)
+        let (result, out) = makeTensor(Shape.sliced(x.shape, axis: axis, start: start, length: length))
         let inner = x.shape[(axis + 1)...].reduce(1, *)
         let extent = x.shape[axis]
         let input = x.cpu
@@ -89,12 +74,7 @@ extension CPUBackend {
     /// Repeats each slice along `axis` `times` times in place, as `torch.repeat_interleave`
     /// (see ``Backend/repeatInterleave(_:times:axis:)``).
     public func repeatInterleave(_ x: Tensor, times: Int, axis: Int) throws -> Tensor {
-        precondition(axis >= 0 && axis < x.rank,
-                     "repeatInterleave: axis \(axis) is out of range for shape \(x.shape)")
-        precondition(times >= 0, "repeatInterleave: times must not be negative, got \(times)")
-        var outShape = x.shape
-        outShape[axis] *= times
-        let (result, out) = makeTensor(outShape)
+        let (result, out) = makeTensor(Shape.repeated(x.shape, times: times, axis: axis))
         let inner = x.shape[(axis + 1)...].reduce(1, *)
         let input = x.cpu
         // Output block k is copy k % times of input slice k / times.

@@ -54,10 +54,7 @@ extension CPUBackend {
     /// becomes rows of `a` plus either a contiguous row of `b` (same shape, `[..., D] + [D]`) or
     /// one value of `b` per row (a per-channel bias `[N, C, H, W] + [C, 1, 1]`).
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        precondition(b.rank <= a.rank, "add: \(b.shape) has more axes than \(a.shape) and cannot broadcast to it")
-        let bShape = [Int](repeating: 1, count: a.rank - b.rank) + b.shape
-        precondition(zip(a.shape, bShape).allSatisfy { $0 == $1 || $1 == 1 },
-                     "add: \(b.shape) does not broadcast to \(a.shape)")
+        let bShape = Shape.broadcast(b.shape, to: a.shape)
         let (result, out) = makeTensor(a.shape)
         guard a.count > 0 else { return result }
 

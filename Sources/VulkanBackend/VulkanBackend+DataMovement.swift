@@ -19,15 +19,7 @@ extension VulkanBackend {
     }
 
     public func concat(_ tensors: [Tensor], axis: Int) throws -> Tensor {
-        precondition(!tensors.isEmpty, "concat: no tensors")
-        let first = tensors[0]
-        precondition(axis >= 0 && axis < first.rank, "concat: axis \(axis) out of range for \(first.shape)")
-        for tensor in tensors {
-            precondition(tensor.rank == first.rank && tensor.shape.indices.allSatisfy { $0 == axis || tensor.shape[$0] == first.shape[$0] },
-                         "concat: \(tensor.shape) does not match \(first.shape) outside axis \(axis)")
-        }
-        var shape = first.shape
-        shape[axis] = tensors.map { $0.shape[axis] }.reduce(0, +)
+        let shape = Shape.concatenated(tensors.map(\.shape), axis: axis)
         let out = try makeTensor(shape)
         let outStrides = Shape.strides(shape)
         var position = 0
@@ -40,8 +32,7 @@ extension VulkanBackend {
     }
 
     public func permute(_ x: Tensor, _ permutation: [Int]) throws -> Tensor {
-        precondition(permutation.sorted() == Array(0 ..< x.rank), "permute: \(permutation) is not a permutation of \(x.rank) axes")
-        let shape = permutation.map { x.shape[$0] }
+        let shape = Shape.permuted(x.shape, permutation)
         let out = try makeTensor(shape)
         let inStrides = Shape.strides(x.shape)
         try stridedCopy(from: x, sourceStrides: permutation.map { inStrides[$0] }, to: out,
@@ -51,11 +42,7 @@ extension VulkanBackend {
     }
 
     public func slice(_ x: Tensor, axis: Int, start: Int, length: Int) throws -> Tensor {
-        precondition(axis >= 0 && axis < x.rank, "slice: axis \(axis) out of range for \(x.shape)")
-        precondition(start >= 0 && length >= 0 && start + length <= x.shape[axis],
-                     "slice: \(start)..<\(start + length) out of range for extent \(x.shape[axis])")
-        var shape = x.shape
-        shape[axis] = length
+        let shape = Shape.sliced(x.shape, axis: axis, start: start, length: length)
         let out = try makeTensor(shape)
         let inStrides = Shape.strides(x.shape)
         try stridedCopy(from: x, sourceOffset: start * inStrides[axis], sourceStrides: inStrides, to: out,
@@ -65,11 +52,7 @@ extension VulkanBackend {
     }
 
     public func repeatInterleave(_ x: Tensor, times: Int, axis: Int) throws -> Tensor {
-        precondition(axis >= 0 && axis < x.rank, "repeatInterleave: axis \(axis) out of range for \(x.shape)")
-        precondition(times >= 1, "repeatInterleave: times must be positive, got \(times)")
-        var shape = x.shape
-        shape[axis] *= times
-        let out = try makeTensor(shape)
+        let out = try makeTensor(Shape.repeated(x.shape, times: times, axis: axis))
         // Walk x's shape with a `times` axis after `axis` that the source does not advance along.
         var extents = x.shape
         extents.insert(times, at: axis + 1)

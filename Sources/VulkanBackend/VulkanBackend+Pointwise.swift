@@ -41,9 +41,7 @@ extension VulkanBackend {
     }
 
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        precondition(b.rank <= a.rank, "add: \(b.shape) has more axes than \(a.shape) and cannot broadcast to it")
-        let bShape = [Int](repeating: 1, count: a.rank - b.rank) + b.shape
-        precondition(zip(a.shape, bShape).allSatisfy { $0 == $1 || $1 == 1 }, "add: \(b.shape) does not broadcast to \(a.shape)")
+        let bShape = Shape.broadcast(b.shape, to: a.shape)
         let out = try makeTensor(a.shape)
         guard out.count > 0 else { return out }
         let bStrides = zip(Shape.strides(bShape), zip(a.shape, bShape)).map { stride, extents in

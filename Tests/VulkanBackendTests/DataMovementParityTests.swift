@@ -97,6 +97,7 @@ struct DataMovementParityTests {
         ([2, 5, 2, 3, 2], 2, 4),
         ([2, 4, 1, 3, 3], 2, 5),  // one frame repeated along frames
         ([2, 7, 16], 0, 3),  // batch repeated (per-frame text context)
+        ([2, 3, 4], 1, 0),  // zero times: an empty result, as on the CPU
     ] as [([Int], Int, Int)])
     func repeatInterleave(shape: [Int], axis: Int, times: Int) throws {
         let x = try Parity.pair(shape, seed: 40, spread: 100)
