@@ -29,7 +29,6 @@ struct BackendOption {
             for flag in ["device", "weight-precision"] where options.string(flag) != nil {
                 throw Arguments.Failure(description: "--\(flag) applies to --backend vulkan only")
             }
-            try CPUBackend.checkSupported()
             kind = .cpu(threads: try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024))
         }
     }
@@ -50,11 +49,15 @@ struct BackendOption {
         }
     }
 
-    /// A new backend (CPU: with `threads` instead of the option's count when given).
+    /// A new backend (CPU: with `threads` instead of the option's count when given). Throws
+    /// when this CPU lacks what the CPU backend's kernels need, or there is no usable Vulkan device.
     func make(threads override: Int? = nil) throws -> any Backend {
         switch kind {
-        case .cpu(let threads): CPUBackend(threads: override ?? threads)
-        case .vulkan(let device, let weights): try VulkanBackend(device: device, weightType: weights)
+        case .cpu(let threads):
+            try CPUBackend.checkSupported()
+            return CPUBackend(threads: override ?? threads)
+        case .vulkan(let device, let weights):
+            return try VulkanBackend(device: device, weightType: weights)
         }
     }
 }
