@@ -5,6 +5,11 @@ import PackageDescription
 ///
 /// Layers form a DAG; nothing imports upward (see docs/architecture.md):
 ///   C shims -> Tensor -> CPUBackend, VulkanBackend, Model -> Parallel -> infinity (CLI)
+/// Compiler flags of the CPU kernels: the x86-64 baseline the CPU backend requires (checked at
+/// run time through CCPUFeatures), and AVX-512, chosen at run time where the CPU has it.
+let avx2 = ["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"]
+let avx512 = avx2 + ["-Xcc", "-mavx512f", "-Xcc", "-mavx512dq", "-Xcc", "-mavx512bw", "-Xcc", "-mavx512vl"]
+
 let package = Package(
     name: "Infinity",
     platforms: [.macOS(.v15)],
@@ -34,9 +39,19 @@ let package = Package(
         .target(name: "CCPUFeatures"),
         // The reference backend: OpenBLAS GEMM plus multi-threaded Swift SIMD kernels, compiled
         // for AVX2 + FMA on x86-64 (checked at run time through CCPUFeatures).
-        .target(name: "CPUBackend", dependencies: ["Tensor", "COpenBLAS", "CCPUFeatures"],
-                swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"],
-                                             .when(platforms: [.linux]))]),
+        .target(name: "CPUBackend", dependencies: ["Tensor", "COpenBLAS", "CCPUFeatures", "CPUKernels", "CPUKernelsAVX2",
+                                                   "CPUKernelsAVX512"],
+                swiftSettings: [.unsafeFlags(avx2, .when(platforms: [.linux]))]),
+        // Kernels generic over the vector instruction set, all `@inlinable`: written once,
+        // specialised by the two modules below, each compiled for its own extensions and
+        // optimised even in debug builds (unspecialised generic SIMD code is far too slow).
+        // Incremental builds do not always recompile those two after an edit of an inlinable
+        // body in CPUKernels: touch Sources/CPUKernelsAVX*/*.swift (clean builds are unaffected).
+        .target(name: "CPUKernels"),
+        .target(name: "CPUKernelsAVX2", dependencies: ["CPUKernels"],
+                swiftSettings: [.unsafeFlags(["-O"]), .unsafeFlags(avx2, .when(platforms: [.linux]))]),
+        .target(name: "CPUKernelsAVX512", dependencies: ["CPUKernels"],
+                swiftSettings: [.unsafeFlags(["-O"]), .unsafeFlags(avx512, .when(platforms: [.linux]))]),
         // The GPU backend: Vulkan compute, kernels from Shaders/*.comp loaded as SPIR-V at run time.
         .target(name: "VulkanBackend", dependencies: ["Tensor", "CVulkan"]),
         // safetensors, diffusers configs, UNet3DConditionModel, schedulers, guidance.
@@ -77,7 +92,7 @@ let package = Package(
                                                          "NetworkAddress"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend"]),
+        .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend", "CPUKernels", "CPUKernelsAVX2", "CPUKernelsAVX512"]),
         .testTarget(name: "VulkanBackendTests", dependencies: ["Tensor", "CPUBackend", "VulkanBackend", "Model", "Parallel"]),
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "CPUBackend", "Model"],
                     resources: [.copy("Fixtures")]),

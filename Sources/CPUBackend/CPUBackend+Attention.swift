@@ -1,3 +1,6 @@
+import CPUKernels
+import CPUKernelsAVX2
+import CPUKernelsAVX512
 import Tensor
 
 extension CPUBackend {
@@ -10,7 +13,7 @@ extension CPUBackend {
     ///
     /// The work splits into (batch row, head, tile of queries) items run in parallel, each a
     /// fused kernel that streams over the keys a tile at a time with an online softmax, so no
-    /// score matrix is ever stored (see `CPUBackend+AttentionFlash.swift`). The same kernel
+    /// score matrix is ever stored (see `CPUKernels/FlashAttention.swift`). The same kernel
     /// serves temporal attention (a handful of keys per sequence, a batch of every pixel) and
     /// spatial attention (thousands of keys).
     public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float,
@@ -39,38 +42,23 @@ extension CPUBackend {
         let (result, out) = makeTensor(queryShape)
         guard result.count > 0 else { return result }
         let problem = AttentionProblem(
-            query: query.cpu, key: key.cpu, value: value.cpu, bias: bias?.cpu, out: out,
+            query: query.cpu, key: key.cpu, value: value.cpu, bias: bias.map { UnsafePointer($0.cpu) }, out: out,
             batch: batch, queries: queries, keys: keys, heads: heads, headWidth: width / heads, scale: scale)
         if keys == 0 {
             // No key to attend to: every row is fully masked.
             out.update(repeating: 0, count: result.count)
         } else {
-            attendFlash(problem)
+            // AVX-512 pays from about 128 keys (`infinity bench attention`); below, its chunks of
+            // 32 keys are mostly padding (temporal attention has one key per frame).
+            switch instructionSet {
+            case .avx512 where keys >= Self.minimumKeysForAVX512:
+                parallelFor(AVX512.attentionItems(problem)) { AVX512.attend(problem, items: $0) }
+            default: parallelFor(AVX2.attentionItems(problem)) { AVX2.attend(problem, items: $0) }
+            }
         }
         return result
     }
-}
 
-/// Pointers and extents of one attention call, shared read-only by the parallel items (each
-/// writes its own disjoint rows and head columns of `out`).
-struct AttentionProblem {
-    let query, key, value: UnsafePointer<Float>
-    let bias: UnsafePointer<Float>?
-    let out: UnsafeMutablePointer<Float>
-    let batch, queries, keys, heads, headWidth: Int
-    let scale: Float
-
-    var width: Int { heads * headWidth }
-
-    init(query: UnsafeMutablePointer<Float>, key: UnsafeMutablePointer<Float>, value: UnsafeMutablePointer<Float>,
-         bias: UnsafeMutablePointer<Float>?, out: UnsafeMutablePointer<Float>,
-         batch: Int, queries: Int, keys: Int, heads: Int, headWidth: Int, scale: Float) {
-        self.query = UnsafePointer(query)
-        self.key = UnsafePointer(key)
-        self.value = UnsafePointer(value)
-        self.bias = bias.map { UnsafePointer($0) }
-        self.out = out
-        (self.batch, self.queries, self.keys, self.heads, self.headWidth, self.scale) =
-            (batch, queries, keys, heads, headWidth, scale)
-    }
+    /// Keys from which attention runs the AVX-512 kernels (when the backend uses them).
+    static let minimumKeysForAVX512 = 128
 }

@@ -3,7 +3,7 @@ import Tensor
 
 // Shared plumbing of the GEMM-family ops (linear, convolutions, attention): the one place that
 // calls OpenBLAS, GEMM partitioning across the backend's threads (OpenBLAS itself stays
-// single-threaded), the vectorised exponential, and the shape checks.
+// single-threaded), and the shape checks.
 
 extension CPUBackend {
     /// Row-major `c = alpha * op(a) @ op(b) + beta * c` with `op(a)` `[m, k]`, `op(b)` `[k, n]`.
@@ -48,80 +48,6 @@ func checkedGemmExtent(_ value: Int, _ op: String) throws {
     guard value <= Int(Int32.max) else {
         throw TensorError("\(op): extent \(value) exceeds the BLAS limit of \(Int32.max)")
     }
-}
-
-// MARK: Vector kernels
-
-/// The vector type of the softmax and the direct attention kernel.
-///
-/// Eight lanes: one AVX register, two SSE registers. Wider vectors spill in the exponential on
-/// the baseline x86-64 target, which has only 16 SSE registers.
-typealias FloatVector = SIMD8<Float>
-
-/// Lanes of ``FloatVector``.
-let vectorLanes = FloatVector.scalarCount
-
-/// `exp(x)` per lane. Inputs below about `-87.3` (`-infinity` included) give 0; inputs above 88
-/// saturate to the finite `exp(88)`, so callers can feed it unbounded arguments.
-///
-/// Cephes' single-precision polynomial on the range-reduced argument (relative error about
-/// 2e-7) with the power of two built from the exponent bits, so it vectorises with plain
-/// SSE2 integer and float operations: no libm call, no rounding instruction. Clamping uses
-/// compare-and-select because the stdlib's `pointwiseMin`/`pointwiseMax` (and so `clamped`)
-/// are generic element loops that do not inline.
-@inline(__always)
-func vectorExp(_ x: FloatVector) -> FloatVector {
-    let lowest: Float = -87.33654  // ln of the smallest normal float
-    let highest: Float = 88
-    let underflows = x .< lowest
-    var clamped = x.replacing(with: lowest, where: underflows)
-    clamped.replace(with: highest, where: clamped .> highest)
-    // Adding 1.5 * 2^23 rounds `x / ln 2` to the nearest integer `n`, which then sits in the
-    // low mantissa bits of `shifted`.
-    let magic: Float = 12_582_912
-    let shifted = clamped * 1.442_695_04 + magic
-    let n = shifted - magic
-    let r = clamped - n * 0.693_359_375 - n * -2.121_944_4e-4
-    var p = FloatVector(repeating: 1.987_569_15e-4)
-    p = p * r + 1.398_199_95e-3
-    p = p * r + 8.333_451_9e-3
-    p = p * r + 4.166_579_59e-2
-    p = p * r + 1.666_666_55e-1
-    p = p * r + 5.000_000_12e-1
-    let expR = p * (r * r) + r + 1
-    let exponent = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- Int32(bitPattern: magic.bitPattern) &+ 127
-    let twoToN = unsafeBitCast(exponent &<< 23, to: FloatVector.self)
-    return (expR * twoToN).replacing(with: 0, where: underflows)
-}
-
-/// The sum of the lanes, by halving (the stdlib's `sum()` is a generic call that does not inline).
-@inline(__always)
-func horizontalSum(_ v: FloatVector) -> Float {
-    let four = v.lowHalf + v.highHalf
-    let two = four.lowHalf + four.highHalf
-    return two[0] + two[1]
-}
-
-/// The largest lane, by halving (the stdlib's `max()` is a generic scalar loop).
-@inline(__always)
-func horizontalMax(_ v: FloatVector) -> Float {
-    var four = v.lowHalf
-    four.replace(with: v.highHalf, where: v.highHalf .> four)
-    var two = four.lowHalf
-    two.replace(with: four.highHalf, where: four.highHalf .> two)
-    return max(two[0], two[1])
-}
-
-/// Loads a vector from a possibly unaligned address.
-@inline(__always)
-func loadVector(_ pointer: UnsafePointer<Float>) -> FloatVector {
-    UnsafeRawPointer(pointer).loadUnaligned(as: FloatVector.self)
-}
-
-/// Stores a vector to a possibly unaligned address.
-@inline(__always)
-func storeVector(_ value: FloatVector, _ pointer: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: FloatVector.self)
 }
 
 // MARK: Partitioned GEMM

@@ -118,9 +118,26 @@ extension CPUBackend {
 }
 
 // MARK: Lane-wise math
-//
-// These build on the shared vector helpers next to the GEMM kernels (`FloatVector`,
-// `vectorExp`, `loadVector`, `storeVector` in CPUBackend+GemmSupport.swift).
+
+/// The vector type of the kernels written in this module (pointwise, normalisation, data
+/// movement): eight lanes, one AVX register. The attention kernel, generic over the vector
+/// width, lives in CPUKernels.
+typealias FloatVector = SIMD8<Float>
+
+/// Lanes of ``FloatVector``.
+let vectorLanes = FloatVector.scalarCount
+
+/// Loads a vector from a possibly unaligned address.
+@inline(__always)
+func loadVector(_ pointer: UnsafePointer<Float>) -> FloatVector {
+    UnsafeRawPointer(pointer).loadUnaligned(as: FloatVector.self)
+}
+
+/// Stores a vector to a possibly unaligned address.
+@inline(__always)
+func storeVector(_ value: FloatVector, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: FloatVector.self)
+}
 
 /// Applies `body` to `input[0 ..< count]` one vector at a time and stores the results in `out`.
 /// The tail goes through the same lane function (zero-padded), so an element's value never
@@ -173,13 +190,15 @@ private func loadLanes(_ base: UnsafePointer<Float>, at offset: Int, count: Int)
     return values
 }
 
-/// ``vectorExp(_:)``'s polynomial with its Horner steps as fused multiply-adds, for the
-/// activations.
+/// `exp(x)` per lane, for the activations. Inputs below about `-87.3` (`-infinity` included)
+/// give 0; inputs above 88 saturate to the finite `exp(88)`, so callers can feed it unbounded
+/// arguments.
 ///
-/// The activations are the hot loops over whole tensors; with one FMA instruction per step
-/// (`addingProduct`) instead of a multiply and an add, and the range reduction folded the same
-/// way, the exponential costs about a third fewer instructions. Same clamping, same result to
-/// within an ulp or two.
+/// Cephes' single-precision polynomial on the range-reduced argument (relative error about
+/// 2e-7), its Horner steps and the range reduction as fused multiply-adds (`addingProduct`),
+/// with the power of two built from the exponent bits: no libm call, no rounding instruction.
+/// Clamping uses compare-and-select because the stdlib's `pointwiseMin`/`pointwiseMax` are
+/// generic element loops that do not inline.
 ///
 /// `@_transparent` rather than `@inline(__always)`: the optimiser treats the latter as a hint and,
 /// in the GELU loops, outlines this function and calls it once per vector (checked with
@@ -234,7 +253,7 @@ func geluTanhLanes(_ x: FloatVector) -> FloatVector {
 }
 
 /// `erf(x)` by Abramowitz and Stegun 7.1.26, `1 - t P(t) exp(-x²)` with `t = 1 / (1 + p|x|)`:
-/// absolute error below 1.5e-7 for the formula, plus ``vectorExp(_:)``'s 2e-7 relative error on
+/// absolute error below 1.5e-7 for the formula, plus ``fusedExpLanes(_:)``'s 2e-7 relative error on
 /// a term at most 1. Exactly ±1 once `exp(-x²)` underflows (`|x| > 9.3`).
 @inline(__always)
 func erfLanes(_ x: FloatVector) -> FloatVector {

@@ -11,15 +11,54 @@ import Tensor
 public final class CPUBackend: Sendable {
     /// Threads the backend's parallel loops (GEMMs included) use.
     public let threads: Int
+    /// The vector extensions the backend's own kernels run with.
+    public let instructionSet: InstructionSet
 
-    /// A CPU backend using `threads` threads (default: all cores).
+    /// The vector extensions a variant of the backend's own kernels (those not in OpenBLAS) is
+    /// compiled for.
+    public enum InstructionSet: String, Sendable, CaseIterable, CustomStringConvertible {
+        /// x86-64 AVX2 + FMA + F16C, eight floats per vector: the baseline every CPU backend needs.
+        case avx2
+        /// AVX-512 F/DQ/BW/VL on top of the baseline, sixteen floats per vector.
+        case avx512
+
+        /// The widest variant this CPU runs.
+        public static var best: InstructionSet { supported.last ?? .avx2 }
+
+        /// The variants this CPU runs, narrowest first (empty when it lacks even the baseline).
+        public static var supported: [InstructionSet] {
+            allCases.filter(\.isSupported)
+        }
+
+        /// Whether this CPU has the extensions of this variant.
+        public var isSupported: Bool {
+            switch self {
+            case .avx2: infinity_cpu_supports_kernels() != 0
+            case .avx512: infinity_cpu_supports_avx512_kernels() != 0
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .avx2: "AVX2"
+            case .avx512: "AVX-512"
+            }
+        }
+    }
+
+    /// A CPU backend using `threads` threads (default: all cores) and the kernels for
+    /// `instructionSet` (default: the widest this CPU runs).
     ///
     /// The kernels are compiled for the instruction set extensions ``requirements`` names;
     /// call ``checkSupported()`` first to turn a missing extension into an error (creating a
-    /// backend on such a CPU stops the process with that message).
-    public init(threads: Int? = nil) {
+    /// backend on such a CPU, or with an `instructionSet` it lacks, stops the process with that
+    /// message).
+    public init(threads: Int? = nil, instructionSet: InstructionSet? = nil) {
         precondition(infinity_cpu_supports_kernels() != 0,
                      "the CPU backend needs \(Self.requirements), which this CPU lacks")
+        let chosen = instructionSet ?? .best
+        precondition(chosen.isSupported, "this CPU lacks the \(chosen) extensions")
+        self.instructionSet = chosen
         let count = max(1, threads ?? Self.coreCount)
         self.threads = count
         // Process-wide, before the first GEMM: OpenBLAS runs the kernels this CPU's instruction
@@ -44,7 +83,7 @@ public final class CPUBackend: Sendable {
     /// Number of online cores.
     public static var coreCount: Int { Int(openblas_get_num_procs()) }
 
-    public var name: String { "cpu (\(threads) threads, OpenBLAS \(Self.blasCore))" }
+    public var name: String { "cpu (\(threads) threads, \(instructionSet) kernels, OpenBLAS \(Self.blasCore))" }
 
     // MARK: Memory
 

@@ -2,12 +2,17 @@ import CPUBackend
 import Tensor
 import VulkanBackend
 
-/// The compute backend `--backend cpu|vulkan`, `--threads N` (cpu), `--device N` and
-/// `--weight-precision f32|f16` (vulkan) choose.
+/// The compute backend `--backend cpu|vulkan`, `--threads N` and `--cpu-kernels avx2|avx512`
+/// (cpu), `--device N` and `--weight-precision f32|f16` (vulkan) choose.
 struct BackendOption {
+    /// The options this type reads, for the commands that take a backend.
+    static let optionNames: Set<String> = ["backend", "threads", "cpu-kernels", "device", "weight-precision"]
+    /// Their usage line.
+    static let usage = "[--backend cpu|vulkan] [--threads N] [--cpu-kernels avx2|avx512] [--device N] [--weight-precision f32|f16]"
+
     enum Kind: Equatable {
-        /// The CPU backend with this many threads.
-        case cpu(threads: Int)
+        /// The CPU backend with this many threads and these kernels (nil: the widest this CPU runs).
+        case cpu(threads: Int, kernels: CPUBackend.InstructionSet?)
         /// The Vulkan backend on this device (nil: the preferred one), storing the linear and
         /// convolution weights as `weights` (f32 or f16).
         case vulkan(device: Int?, weights: DType)
@@ -19,8 +24,8 @@ struct BackendOption {
     init(_ options: Arguments) throws {
         switch try options.choice("backend", default: "cpu", from: ["cpu", "vulkan"]) {
         case "vulkan":
-            guard options.string("threads") == nil else {
-                throw Arguments.Failure(description: "--threads applies to --backend cpu only (Vulkan runs on the device)")
+            for flag in ["threads", "cpu-kernels"] where options.string(flag) != nil {
+                throw Arguments.Failure(description: "--\(flag) applies to --backend cpu only (Vulkan runs on the device)")
             }
             let device = try options.string("device").map { _ in try options.int("device", default: 0, range: 0 ... 255) }
             let weights: DType = try options.choice("weight-precision", default: "f32", from: ["f32", "f16"]) == "f16" ? .f16 : .f32
@@ -29,7 +34,11 @@ struct BackendOption {
             for flag in ["device", "weight-precision"] where options.string(flag) != nil {
                 throw Arguments.Failure(description: "--\(flag) applies to --backend vulkan only")
             }
-            kind = .cpu(threads: try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024))
+            let kernels = try options.string("cpu-kernels").map { _ in
+                CPUBackend.InstructionSet(rawValue: try options.choice("cpu-kernels", default: "avx2",
+                                                                       from: CPUBackend.InstructionSet.allCases.map(\.rawValue)))!
+            }
+            kind = .cpu(threads: try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024), kernels: kernels)
         }
     }
 
@@ -44,7 +53,7 @@ struct BackendOption {
     /// CPU threads the backend uses (0 for Vulkan).
     var threads: Int {
         switch kind {
-        case .cpu(let threads): threads
+        case .cpu(let threads, _): threads
         case .vulkan: 0
         }
     }
@@ -53,9 +62,13 @@ struct BackendOption {
     /// when this CPU lacks what the CPU backend's kernels need, or there is no usable Vulkan device.
     func make(threads override: Int? = nil) throws -> any Backend {
         switch kind {
-        case .cpu(let threads):
+        case .cpu(let threads, let kernels):
             try CPUBackend.checkSupported()
-            return CPUBackend(threads: override ?? threads)
+            if let kernels, !kernels.isSupported {
+                throw Arguments.Failure(description: "--cpu-kernels \(kernels.rawValue): this CPU lacks the \(kernels) extensions"
+                                        + " (it runs: \(CPUBackend.InstructionSet.supported.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return CPUBackend(threads: override ?? threads, instructionSet: kernels)
         case .vulkan(let device, let weights):
             return try VulkanBackend(device: device, weightType: weights)
         }

@@ -6,7 +6,7 @@ import Tensor
 /// against diffusers.
 enum ForwardCommand {
     static func run(_ arguments: ArraySlice<String>) async throws {
-        let options = try Arguments(arguments, options: ["model", "inputs", "out", "backend", "threads", "device", "weight-precision"])
+        let options = try Arguments(arguments, options: Set(["model", "inputs", "out"]).union(BackendOption.optionNames))
         let backend = try BackendOption(options).make()
         let model = try UNet3DConditionModel.load(path: try options.required("model"), backend: backend)
         let inputs = try SafeTensorsFile(path: try options.required("inputs"))

@@ -11,16 +11,15 @@ import Tensor
 /// and writes them as a video (`.mp4`, `.y4m`, a folder of PNG frames) or as raw latents
 /// (`.safetensors`).
 enum GenerateCommand {
-    static let options: Set<String> = [
+    static let options = Set([
         "model", "embeddings", "frames", "clip-frames", "height", "width", "steps", "guidance", "seed", "scheduler",
-        "fps", "fps-out", "workers", "out", "backend", "threads", "device", "weight-precision", "local-frames",
-        "global-frames", "phase-t", "local-bias", "global-bias", "coordinator", "token-file", "negative-prompt", "cluster",
-        "upscale",
-    ]
+        "fps", "fps-out", "workers", "out", "local-frames", "global-frames", "phase-t", "local-bias", "global-bias",
+        "coordinator", "token-file", "negative-prompt", "cluster", "upscale",
+    ]).union(BackendOption.optionNames)
     /// Options that may be given several times.
     static let repeatable: Set<String> = ["prompt"]
     /// Options of the in-process form only: with `--coordinator` the cluster's workers run the job.
-    static let inProcessOptions = ["workers", "threads", "backend", "device", "weight-precision"]
+    static let inProcessOptions = ["workers"] + BackendOption.optionNames.sorted()
     static let flags: Set<String> = [
         "sync-groupnorm", "reference-padding", "reference-global-sampling", "token-count-scale",
     ]

@@ -11,8 +11,8 @@ import RPC
 /// and heartbeats, until SIGINT or SIGTERM.
 enum WorkerCommand {
     static func run(_ arguments: ArraySlice<String>) async throws {
-        let options = try Arguments(arguments, options: ["listen", "coordinator", "model", "token-file", "backend", "threads",
-                                                         "max-clips", "advertise", "device", "weight-precision", "grace"])
+        let options = try Arguments(arguments, options: Set(["listen", "coordinator", "model", "token-file", "max-clips",
+                                                         "advertise", "grace"]).union(BackendOption.optionNames))
         let (host, port) = try ListenAddress.parse(options.string("listen") ?? "127.0.0.1:0", flag: "listen")
         let coordinator = try options.required("coordinator")
         _ = try ListenAddress.parse(coordinator, flag: "coordinator")

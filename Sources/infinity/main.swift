@@ -6,14 +6,14 @@ usage: infinity <command> [options]
 
 commands:
   forward   one UNet forward pass on inputs from a safetensors file (reference checks)
-              --model DIR --inputs FILE --out FILE [--backend cpu|vulkan] [--threads N] [--device N] [--weight-precision f32|f16]
+              --model DIR --inputs FILE --out FILE \(BackendOption.usage)
   generate  denoise a long video: clip parallelism with dual-scope attention, in-process or on a cluster
               --model DIR|NAME (--prompt TEXT [--prompt TEXT ...] [--negative-prompt TEXT] | --embeddings FILE)
               --frames N --height H --width W
               --out video.mp4|video.y4m|frames/|latents.safetensors [--fps-out N] [--upscale N]
               [--clip-frames F] [--workers in-process:N | --coordinator HOST:PORT [--token-file FILE]]
               [--steps S] [--guidance G] [--seed K] [--scheduler ddim|dpm++] [--fps N]
-              [--backend cpu|vulkan] [--threads N] [--device N] [--weight-precision f32|f16]
+              \(BackendOption.usage)
               [--local-frames P] [--global-frames K] [--phase-t T] [--local-bias B]
               [--global-bias B] [--sync-groupnorm] [--reference-padding]
               [--reference-global-sampling] [--token-count-scale]
@@ -24,13 +24,13 @@ commands:
               (the cluster token may also come from INFINITY_CLUSTER_TOKEN)
   worker    the per-node agent: loads the model, registers with the coordinator, runs clips
               --coordinator HOST:PORT --model DIR [--listen HOST:PORT] [--advertise HOST:PORT]
-              [--token-file FILE] [--backend cpu|vulkan] [--threads N] [--device N] [--weight-precision f32|f16] [--max-clips N]
+              [--token-file FILE] \(BackendOption.usage) [--max-clips N]
   launch    start the coordinator and workers a cluster.toml names, wait until all serve health,
             stop them all on SIGINT/SIGTERM
               [cluster.toml] [--grace SECONDS] [--startup-timeout SECONDS] [-- generate ARGS]
               (with `-- generate ARGS`: run that generation on the cluster, then stop it)
   devices   list the Vulkan devices (`--device N` counts in this order)
-  bench     benchmarks: `infinity bench unet --help`
+  bench     benchmarks (unet, attention, parallel): `infinity bench --help`
 """
 
 let arguments = CommandLine.arguments

@@ -2,10 +2,10 @@ import Foundation
 import Model
 import Testing
 
-/// `--backend vulkan` from the command line (on lavapipe in CI): a generation equals the CPU
-/// backend's within rounding, `infinity devices` lists the device, and flags that do not fit
-/// the chosen backend are refused by name.
-@Suite("--backend vulkan")
+/// The backend flags from the command line: `--backend vulkan` (on lavapipe in CI) generates what
+/// the CPU backend does within rounding, `infinity devices` lists the device, flags that do not
+/// fit the chosen backend are refused by name, and `bench attention` times the CPU kernel variants.
+@Suite("backend flags")
 struct BackendOptionTests {
     static func generate(_ backend: [String], out: String) throws -> (status: Int32, output: String, error: String) {
         try CLITests.run(["generate", "--model", PromptTests.model, "--prompt", "a red circle moving right",
@@ -45,10 +45,25 @@ struct BackendOptionTests {
         (["--backend", "vulkan", "--weight-precision", "bf16"], "--weight-precision"),
         (["--backend", "vulkan", "--device", "99"], "--device 99 does not exist"),
         (["--backend", "metal"], "--backend"),
+        (["--backend", "vulkan", "--cpu-kernels", "avx2"], "--cpu-kernels applies to --backend cpu only"),
+        (["--cpu-kernels", "sse4"], "--cpu-kernels"),
     ])
     func badFlags(flags: [String], message: String) throws {
         let result = try Self.generate(flags, out: CLITests.temporaryFile("never.safetensors"))
         #expect(result.status == 1)
         #expect(result.error.contains(message), "\(result.error)")
+    }
+
+    @Test("bench attention times every kernel variant this CPU runs, AVX2 first")
+    func benchAttention() throws {
+        let result = try CLITests.run(["bench", "attention", "--batch", "2", "--queries", "300", "--heads", "2",
+                                       "--head-width", "8", "--threads", "2", "--iterations", "2"])
+        #expect(result.status == 0, "\(result.error)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("attention  query [2, 300, 16]  keys 300  heads 2 x 8") == true, "\(result.output)")
+        let variants = lines.dropFirst().compactMap { $0.split(separator: " ").first.map(String.init) }
+        #expect(variants.first == "AVX2", "\(result.output)")
+        #expect(variants.count >= 1 && variants.count <= 2, "\(result.output)")
+        #expect(lines.dropFirst().allSatisfy { $0.contains(" ms   best ") && $0.hasSuffix("x") }, "\(result.output)")
     }
 }

@@ -4,12 +4,17 @@ import Glibc
 import Darwin
 #endif
 @testable import CPUBackend
+import CPUKernels
+import CPUKernelsAVX2
+import CPUKernelsAVX512
 import Tensor
 import Testing
 
 // `attention` against a naive reference with double-precision accumulation. The shapes probe
 // the fused kernel's tiling: an online softmax over tiles of `FlashTiling.keyTile` keys, query
-// rows in groups of 4 and tiles of 64, and head widths 8/16/32/64 specialised. Every
+// rows in groups of 4 and tiles of 64, head widths 4/8/16/32/64 specialised, and heads narrower
+// than a vector over many keys taking the transposed-values path; each case runs with every
+// variant of the kernels this CPU runs (AVX2, AVX-512). Every
 // comparison allows a maximum absolute error of 1e-4 times the larger of 1 and the reference's
 // largest magnitude: the outputs are convex combinations of values in [-1, 1], and float32
 // accumulation over at most 1100 keys with a 2e-7 exponential stays far below that.
@@ -36,7 +41,7 @@ struct AttentionOpsTests {
         case tiled
     }
 
-    @Test(arguments: [
+    static let cases = [
         // Few keys (temporal attention: one key per frame).
         Case(batch: 1, queries: 1, keys: 1, heads: 1, headWidth: 1),
         Case(batch: 2, queries: 5, keys: 3, heads: 2, headWidth: 3),
@@ -58,8 +63,26 @@ struct AttentionOpsTests {
         Case(batch: 1, queries: 200, keys: 200, heads: 2, headWidth: 40),
         Case(batch: 1, queries: 70, keys: 1100, heads: 1, headWidth: 1),
         Case(batch: 2, queries: 9, keys: 1030, heads: 2, headWidth: 8),
-    ], BiasKind.allCases)
-    func attentionMatchesReference(_ c: Case, bias biasKind: BiasKind) throws {
+        // Heads narrower than a vector over at least 256 keys (values packed transposed):
+        // odd widths, the specialised 4 and 8, one wider than AVX2's vector but not AVX-512's.
+        Case(batch: 1, queries: 37, keys: 530, heads: 2, headWidth: 3),
+        Case(batch: 1, queries: 45, keys: 700, heads: 2, headWidth: 4),
+        Case(batch: 1, queries: 10, keys: 333, heads: 1, headWidth: 13),
+    ]
+
+    @Test("attention matches the reference (AVX2 kernels)", arguments: cases, BiasKind.allCases)
+    func attentionMatchesReferenceAVX2(_ c: Case, bias biasKind: BiasKind) throws {
+        try checkAttention(c, bias: biasKind, backend: CPUBackend(threads: 2, instructionSet: .avx2))
+    }
+
+    @Test("attention matches the reference (AVX-512 kernels)",
+          .enabled(if: CPUBackend.InstructionSet.avx512.isSupported, "this CPU lacks AVX-512"),
+          arguments: cases, BiasKind.allCases)
+    func attentionMatchesReferenceAVX512(_ c: Case, bias biasKind: BiasKind) throws {
+        try checkAttention(c, bias: biasKind, backend: CPUBackend(threads: 2, instructionSet: .avx512))
+    }
+
+    func checkAttention(_ c: Case, bias biasKind: BiasKind, backend: CPUBackend) throws {
         var random = TestRandom(seed: 4)
         let width = c.heads * c.headWidth
         let query = random.values(c.batch * c.queries * width)
@@ -157,25 +180,38 @@ struct AttentionOpsTests {
         #expect(output.allSatisfy { abs($0 - 1) <= 1e-6 }, "got \(output)")
     }
 
-    /// `fastExp2` against libm's `exp2` across the range the kernel feeds it: relative error at
-    /// most 3e-7 down to 2^-125, exactly 1 at 0, exactly 0 at and below -127 and at -infinity.
-    @Test func fastExp2MatchesLibm() {
+    /// The kernel's `2^x` (AVX2 build) against libm's `exp2`; see ``checkExp2(_:)``.
+    @Test func exp2MatchesLibmAVX2() {
+        checkExp2(AVX2.self)
+    }
+
+    /// The kernel's `2^x` (AVX-512 build) against libm's `exp2`; see ``checkExp2(_:)``.
+    @Test(.enabled(if: CPUBackend.InstructionSet.avx512.isSupported, "this CPU lacks AVX-512"))
+    func exp2MatchesLibmAVX512() {
+        checkExp2(AVX512.self)
+    }
+
+    /// `ISA.exp2` over the range the kernel feeds it: relative error at most 3e-7 down to
+    /// 2^-125, exactly 1 at 0, exactly 0 at and below -127 and at -infinity.
+    func checkExp2<ISA: VectorISA>(_: ISA.Type) {
         var worst = 0.0
         var x: Float = -125
         while x <= 0 {
-            var lanes = FloatVector()
-            for lane in 0 ..< vectorLanes { lanes[lane] = x + Float(lane) * 0.000_97 }
-            let result = fastExp2(lanes)
-            for lane in 0 ..< vectorLanes where lanes[lane] <= 0 {
+            var lanes = ISA.Vector()
+            for lane in 0 ..< ISA.lanes { lanes[lane] = x + Float(lane) * 0.000_97 }
+            let result = ISA.exp2(lanes)
+            for lane in 0 ..< ISA.lanes where lanes[lane] <= 0 {
                 let exact = exp2(Double(lanes[lane]))
                 worst = max(worst, abs(Double(result[lane]) - exact) / exact)
             }
             x += 0.007_77
         }
         #expect(worst <= 3e-7, "max relative error \(worst)")
-        #expect(fastExp2(FloatVector(repeating: 0)) == FloatVector(repeating: 1))
-        let zeros = fastExp2(FloatVector(-127, -128, -1000, -1e30, -.infinity, -127, -200, -.greatestFiniteMagnitude))
-        #expect(zeros == FloatVector(repeating: 0))
+        #expect(ISA.exp2(ISA.Vector(repeating: 0)) == ISA.Vector(repeating: 1))
+        let special: [Float] = [-127, -128, -1000, -1e30, -.infinity, -200, -.greatestFiniteMagnitude]
+        var zeros = ISA.Vector()
+        for lane in 0 ..< ISA.lanes { zeros[lane] = special[lane % special.count] }
+        #expect(ISA.exp2(zeros) == ISA.Vector(repeating: 0))
     }
 }
 

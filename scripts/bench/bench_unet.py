@@ -40,6 +40,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--infinity", default=".build/release/infinity")
+    parser.add_argument("--cpu-kernels", choices=["avx2", "avx512"],
+                        help="infinity's kernel variant (default: the widest this CPU runs)")
     args = parser.parse_args()
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -73,7 +75,7 @@ def main():
         output = subprocess.run(
             [args.infinity, "bench", "unet", "--model", folder, "--batch", str(args.batch), "--frames", str(frames),
              "--height", str(args.size), "--width", str(args.size), "--threads", str(args.threads),
-             "--iterations", str(args.iterations)],
+             "--iterations", str(args.iterations)] + (["--cpu-kernels", args.cpu_kernels] if args.cpu_kernels else []),
             check=True, capture_output=True, text=True).stdout
         ours = float(next(line for line in output.splitlines() if line.startswith("median")).split()[1])
         print(f"{frames:>6}  {reference:>13.3f}  {ours:>12.3f}  {reference / ours:>7.2f}x")

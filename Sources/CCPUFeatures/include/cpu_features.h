@@ -5,6 +5,10 @@
 /// those extensions itself, so it is safe to call on any CPU.
 int infinity_cpu_supports_kernels(void);
 
+/// Nonzero when the CPU also has AVX-512 F, DQ, BW and VL, which the wider variants of the
+/// kernels (module CPUKernelsAVX512) are compiled for. Safe to call on any CPU.
+int infinity_cpu_supports_avx512_kernels(void);
+
 /// A human-readable list of the extensions the kernels need, for error messages.
 const char *infinity_cpu_kernel_requirements(void);
 

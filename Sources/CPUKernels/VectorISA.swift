@@ -1,0 +1,68 @@
+// The vector instruction sets the CPU kernels are written for, as a type parameter: each kernel
+// here is generic over a `VectorISA` and `@inlinable`, so that the thin modules
+// `CPUKernelsAVX2` and `CPUKernelsAVX512`, each compiled for its extensions, specialise the
+// same source into machine code of their own width. `CPUBackend` picks one at run time.
+
+/// A vector instruction set: its float vector, the integer vector of the same width, and the
+/// reductions that compile to shuffles on it (the stdlib's `sum()` and `max()` are generic
+/// element loops that do not inline).
+@usableFromInline
+package protocol VectorISA {
+    /// The widest float vector the instruction set handles in one register.
+    associatedtype Vector: SIMD where Vector.Scalar == Float
+    /// The `Int32` vector of `Vector`'s width, for bit manipulation of floats.
+    associatedtype Bits: SIMD where Bits.Scalar == Int32
+
+    /// The sum of the lanes.
+    static func horizontalSum(_ v: Vector) -> Float
+    /// The largest lane.
+    static func horizontalMax(_ v: Vector) -> Float
+    /// The lane-wise maximum, `a.replacing(with: b, where: b .> a)`: one `vmaxps`, which lets a
+    /// NaN in `a` through. A requirement because lane comparisons in generic code compile to
+    /// scalar loops even once specialised (the stdlib's fast comparisons are overloads on the
+    /// concrete vector types), as does the stdlib's `pointwiseMax`.
+    static func laneMax(_ a: Vector, _ b: Vector) -> Vector
+}
+
+extension VectorISA {
+    /// Lanes of ``Vector``.
+    @inlinable @inline(__always)
+    package static var lanes: Int { Vector.scalarCount }
+
+    /// Loads a vector from a possibly unaligned address.
+    @inlinable @inline(__always)
+    package static func load(_ pointer: UnsafePointer<Float>) -> Vector {
+        UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self)
+    }
+
+    /// Stores a vector to a possibly unaligned address.
+    @inlinable @inline(__always)
+    package static func store(_ value: Vector, _ pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Vector.self)
+    }
+
+    /// `2^x` per lane, for `x <= 0` (`-infinity` included). Relative error below 2e-7 down to
+    /// `2^-126`; `x <= -127` gives exactly 0.
+    ///
+    /// Adding `1.5 * 2^23` rounds `x` to the nearest integer `n` in the low mantissa bits of
+    /// `shifted`; `shifted << 23` is then exactly `n << 23` (the constant's own bits shift out),
+    /// which added to the bits of `p(f) ≈ 2^f`, `f = x - n` in `[-0.5, 0.5]`, multiplies it by
+    /// `2^n`. At the clamp `x = -127`, `f = 0` and `p = 1` exactly, so the sum of the bits is 0:
+    /// a masked score weighs exactly nothing. `p` is a degree-5 polynomial with constant term
+    /// 1, fitted for relative error on `[-0.5, 0.5]`.
+    @inlinable @inline(__always)
+    package static func exp2(_ x: Vector) -> Vector {
+        let clamped = laneMax(x, Vector(repeating: -127))
+        let magic = Vector(repeating: 12_582_912)
+        let shifted = clamped + magic
+        let f = clamped - (shifted - magic)
+        var p = Vector(repeating: 1.326_472_4e-3)
+        p = Vector(repeating: 9.671_513e-3).addingProduct(p, f)
+        p = Vector(repeating: 5.550_733_6e-2).addingProduct(p, f)
+        p = Vector(repeating: 2.402_224_2e-1).addingProduct(p, f)
+        p = Vector(repeating: 6.931_470_0e-1).addingProduct(p, f)
+        p = Vector(repeating: 1).addingProduct(p, f)
+        let scaled = unsafeBitCast(p, to: Bits.self) &+ (unsafeBitCast(shifted, to: Bits.self) &<< 23)
+        return unsafeBitCast(scaled, to: Vector.self)
+    }
+}

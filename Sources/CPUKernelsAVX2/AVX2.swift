@@ -1,0 +1,40 @@
+import CPUKernels
+
+/// The CPU kernels specialised for x86-64 AVX2 + FMA (eight-lane vectors), the baseline the
+/// CPU backend requires. This module is compiled for those extensions and optimised in every
+/// build configuration (see Package.swift).
+package enum AVX2: VectorISA {
+    package typealias Vector = SIMD8<Float>
+    package typealias Bits = SIMD8<Int32>
+
+    @inline(__always)
+    package static func horizontalSum(_ v: Vector) -> Float {
+        let four = v.lowHalf + v.highHalf
+        let two = four.lowHalf + four.highHalf
+        return two[0] + two[1]
+    }
+
+    @inline(__always)
+    package static func horizontalMax(_ v: Vector) -> Float {
+        var four = v.lowHalf
+        four.replace(with: v.highHalf, where: v.highHalf .> four)
+        var two = four.lowHalf
+        two.replace(with: four.highHalf, where: four.highHalf .> two)
+        return max(two[0], two[1])
+    }
+
+    @inline(__always)
+    package static func laneMax(_ a: Vector, _ b: Vector) -> Vector {
+        a.replacing(with: b, where: b .> a)
+    }
+
+    /// Work items of the fused attention kernel for `problem`.
+    package static func attentionItems(_ problem: AttentionProblem) -> Int {
+        FlashAttention<Self>.items(problem)
+    }
+
+    /// Runs the fused attention kernel's work items `items` of `problem`.
+    package static func attend(_ problem: AttentionProblem, items: Range<Int>) {
+        FlashAttention<Self>.run(problem, items: items)
+    }
+}

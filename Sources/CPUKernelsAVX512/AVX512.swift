@@ -1,0 +1,43 @@
+import CPUKernels
+
+/// The CPU kernels specialised for x86-64 AVX-512 (F, DQ, BW, VL; sixteen-lane vectors). This
+/// module is compiled for those extensions and optimised in every build configuration (see
+/// Package.swift); call it only where the CPU reports them.
+package enum AVX512: VectorISA {
+    package typealias Vector = SIMD16<Float>
+    package typealias Bits = SIMD16<Int32>
+
+    @inline(__always)
+    package static func horizontalSum(_ v: Vector) -> Float {
+        let eight = v.lowHalf + v.highHalf
+        let four = eight.lowHalf + eight.highHalf
+        let two = four.lowHalf + four.highHalf
+        return two[0] + two[1]
+    }
+
+    @inline(__always)
+    package static func horizontalMax(_ v: Vector) -> Float {
+        var eight = v.lowHalf
+        eight.replace(with: v.highHalf, where: v.highHalf .> eight)
+        var four = eight.lowHalf
+        four.replace(with: eight.highHalf, where: eight.highHalf .> four)
+        var two = four.lowHalf
+        two.replace(with: four.highHalf, where: four.highHalf .> two)
+        return max(two[0], two[1])
+    }
+
+    @inline(__always)
+    package static func laneMax(_ a: Vector, _ b: Vector) -> Vector {
+        a.replacing(with: b, where: b .> a)
+    }
+
+    /// Work items of the fused attention kernel for `problem`.
+    package static func attentionItems(_ problem: AttentionProblem) -> Int {
+        FlashAttention<Self>.items(problem)
+    }
+
+    /// Runs the fused attention kernel's work items `items` of `problem`.
+    package static func attend(_ problem: AttentionProblem, items: Range<Int>) {
+        FlashAttention<Self>.run(problem, items: items)
+    }
+}
