@@ -9,7 +9,8 @@ extension CPUBackend {
     /// `[C*KH*KW, OH*OW]` (im2col), one band of output rows at a time so that the patch matrix
     /// stays in cache; the bands of all images are shared out among the threads (see
     /// `convolveInBands`). A 1x1 convolution with stride 1 and no padding multiplies the image
-    /// directly.
+    /// directly; a 3x3 one with stride 1 and padding 1 goes through Winograd's F(2x2, 3x3), 2.25x
+    /// fewer multiply-adds (`CPUBackend+Winograd.swift`).
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) throws -> Tensor {
         let op = "conv2d"
         let inputShape = try checkedShape(x, rank: 4, op: op, role: "input")
@@ -36,7 +37,11 @@ extension CPUBackend {
         let (result, out) = makeTensor([geometry.images, geometry.outChannels, geometry.outHeight, geometry.outWidth])
         guard result.count > 0 else { return result }
         try checkedGemmExtent(geometry.outHeight * geometry.outWidth, op)
-        convolveInBands(x.cpu, weight: weight.cpu, bias: bias?.cpu, out: out, geometry: geometry)
+        if geometry.suitsWinograd {
+            convolveWinograd(x.cpu, weight: weight.cpu, bias: bias?.cpu, out: out, geometry: geometry)
+        } else {
+            convolveInBands(x.cpu, weight: weight.cpu, bias: bias?.cpu, out: out, geometry: geometry)
+        }
         return result
     }
 
@@ -203,7 +208,7 @@ extension CPUBackend {
 }
 
 /// Extents of one conv2d call, with the derived output size.
-private struct ConvolutionGeometry {
+struct ConvolutionGeometry {
     let images, channels, height, width: Int
     let outChannels, kernelHeight, kernelWidth: Int
     let stride, padding: Int
@@ -216,6 +221,12 @@ private struct ConvolutionGeometry {
     var patchSize: Int { channels * kernelHeight * kernelWidth }
     /// A 1x1, stride 1, unpadded convolution: the input image already is the patch matrix.
     var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
+    /// A 3x3, stride 1, padding 1 convolution with enough channels for Winograd's F(2x2, 3x3)
+    /// (`CPUBackend+Winograd.swift`) to beat im2col.
+    var suitsWinograd: Bool {
+        kernelHeight == 3 && kernelWidth == 3 && stride == 1 && padding == 1
+            && min(channels, outChannels) >= CPUBackend.minimumWinogradChannels
+    }
 
     private static func outExtent(_ extent: Int, kernel: Int, stride: Int, padding: Int) -> Int {
         let span = extent + 2 * padding - kernel

@@ -87,6 +87,15 @@ struct GemmOpsTests {
         // Small images batched into GEMMs of several images, with a partial last group.
         ConvolutionCase(images: 40, channels: 64, height: 8, width: 8, outChannels: 5, kernel: 3, stride: 1, padding: 1),
         ConvolutionCase(images: 40, channels: 128, height: 16, width: 16, outChannels: 3, kernel: 1, stride: 1, padding: 0),
+        // Winograd F(2x2, 3x3) (3x3, stride 1, padding 1, at least 16 channels in and out): odd
+        // extents (half tiles at the right and bottom), one row, one column, rows of tiles in
+        // whole vectors and with a tail, bands that span images, and the smallest channel count.
+        ConvolutionCase(images: 3, channels: 16, height: 7, width: 9, outChannels: 16, kernel: 3, stride: 1, padding: 1),
+        ConvolutionCase(images: 5, channels: 20, height: 1, width: 17, outChannels: 24, kernel: 3, stride: 1, padding: 1),
+        ConvolutionCase(images: 2, channels: 17, height: 5, width: 1, outChannels: 16, kernel: 3, stride: 1, padding: 1),
+        ConvolutionCase(images: 2, channels: 33, height: 34, width: 36, outChannels: 18, kernel: 3, stride: 1, padding: 1),
+        ConvolutionCase(images: 40, channels: 32, height: 8, width: 8, outChannels: 40, kernel: 3, stride: 1, padding: 1),
+        ConvolutionCase(images: 1, channels: 256, height: 6, width: 10, outChannels: 64, kernel: 3, stride: 1, padding: 1),
     ], [false, true])
     func conv2dMatchesReference(_ c: ConvolutionCase, withBias: Bool) throws {
         var random = TestRandom(seed: 2)

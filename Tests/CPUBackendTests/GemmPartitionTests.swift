@@ -104,6 +104,9 @@ struct GemmPartitionTests {
         // Strided, more images than threads, bands spanning several rows of a large image.
         ConvolutionCase(images: 3, channels: 2, height: 7, width: 8, outChannels: 5, kernel: 3, stride: 2, padding: 1),
         ConvolutionCase(images: 2, channels: 64, height: 40, width: 40, outChannels: 2, kernel: 3, stride: 1, padding: 1),
+        // Winograd: one image's tile rows, and more images than threads in bands across images.
+        ConvolutionCase(images: 1, channels: 16, height: 11, width: 12, outChannels: 16, kernel: 3, stride: 1, padding: 1),
+        ConvolutionCase(images: 7, channels: 24, height: 4, width: 5, outChannels: 16, kernel: 3, stride: 1, padding: 1),
     ], [1, 2, 3, 8])
     func conv2dMatchesReference(_ c: ConvolutionCase, threads: Int) throws {
         let backend = CPUBackend(threads: threads)
