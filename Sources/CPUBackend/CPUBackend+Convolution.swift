@@ -135,9 +135,12 @@ extension CPUBackend {
         // giving every thread a share.
         let patchBudget = g.isPointwise ? pixels : max(g.outWidth, (1 << 17) / max(g.patchSize, 1))
         var bandRows = max(1, min(g.outHeight, patchBudget / g.outWidth))
-        if g.images < threads {
-            // Too few images to go round: cut each into at least as many bands as it needs.
-            let bandsPerImage = (threads + g.images - 1) / g.images
+        if g.images < WinogradLayout.minimumBands {
+            // Too few images to go round the threads of a typical machine: cut each into bands.
+            // Never from the thread count itself: the bands fix the GEMMs' shapes, and
+            // OpenBLAS's rounding may depend on them, while a result must not depend on how
+            // many threads computed it.
+            let bandsPerImage = (WinogradLayout.minimumBands + g.images - 1) / g.images
             bandRows = min(bandRows, max(1, (g.outHeight + bandsPerImage - 1) / bandsPerImage))
         }
         let bands = (g.outHeight + bandRows - 1) / bandRows

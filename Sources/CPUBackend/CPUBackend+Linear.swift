@@ -9,17 +9,7 @@ extension CPUBackend {
     /// place of the separate pass OpenBLAS would make to clear the output for `beta = 0`
     /// (which it does make when there is no bias).
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
-        let op = "linear"
-        guard x.rank >= 1 else { throw TensorError("\(op): input must have at least one axis, got a scalar") }
-        guard x.dtype == .f32 else { throw TensorError("\(op): input must be f32 on the CPU backend, got \(x.dtype)") }
-        let weightShape = try checkedShape(weight, rank: 2, op: op, role: "weight")
-        let (outFeatures, inFeatures) = (weightShape[0], weightShape[1])
-        guard x.shape[x.rank - 1] == inFeatures else {
-            throw TensorError("\(op): input's last axis \(x.shape[x.rank - 1]) does not match weight \(weightShape) (expects \(inFeatures))")
-        }
-        try checkBias(bias, count: outFeatures, op: op)
-        let rows = x.shape.dropLast().reduce(1, *)
-        for extent in [rows, outFeatures, inFeatures] { try checkedGemmExtent(extent, op) }
+        let (rows, outFeatures, inFeatures) = try checkLinear(x, weight: weight, bias: bias, op: "linear")
 
         let (result, out) = makeTensor(Array(x.shape.dropLast()) + [outFeatures])
         guard let biasValues = bias?.cpu else {
@@ -39,5 +29,64 @@ extension CPUBackend {
             }
         }
         return result
+    }
+
+    /// `geglu(linear(x, weight: weight, bias: bias))` (see ``Backend/linearGEGLU(_:weight:bias:)``)
+    /// a block of rows at a time: each thread projects its block into a buffer that stays in
+    /// its cache (bias first, then the GEMM accumulating onto it) and gates it straight into the
+    /// output, so the `[rows, 2n]` projection, twice the output's size, never reaches main memory.
+    public func linearGEGLU(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+        let op = "linearGEGLU"
+        let (rows, outFeatures, inFeatures) = try checkLinear(x, weight: weight, bias: bias, op: op)
+        guard outFeatures % 2 == 0 else {
+            throw TensorError("\(op): the projection's \(outFeatures) outputs do not split into two halves")
+        }
+        let width = outFeatures / 2
+        let (result, out) = makeTensor(Array(x.shape.dropLast()) + [width])
+        guard result.count > 0 else { return result }
+        // Blocks of about 1 MiB of projection, at least 16 rows (OpenBLAS's kernels want some).
+        let blockRows = max(16, (1 << 18) / outFeatures)
+        let blocks = (rows + blockRows - 1) / blockRows
+        let input = x.cpu, weights = weight.cpu, biasValues = bias?.cpu
+        keepBLASSingleThreaded()
+        parallelFor(blocks, grain: max(1, Self.minimumParallelGemmWork / max(1, blockRows * outFeatures * inFeatures))) {
+            items in
+            let scratch = HostBufferPool.shared.allocate(byteCount: blockRows * outFeatures * MemoryLayout<Float>.stride)
+            defer { HostBufferPool.shared.release(scratch) }
+            let projection = scratch.base.assumingMemoryBound(to: Float.self)
+            for block in items {
+                let first = block * blockRows, count = min(blockRows, rows - first)
+                if let biasValues {
+                    for row in 0 ..< count {
+                        let destination = projection + row * outFeatures
+                        for column in 0 ..< outFeatures { destination[column] = biasValues[column] }
+                    }
+                }
+                sgemm(transposeB: true, m: count, n: outFeatures, k: inFeatures, a: input + first * inFeatures,
+                      lda: inFeatures, b: weights, ldb: inFeatures, beta: biasValues == nil ? 0 : 1,
+                      c: projection, ldc: outFeatures)
+                for row in 0 ..< count {
+                    let hidden = projection + row * outFeatures
+                    gegluRow(hidden: hidden, gate: hidden + width, out + (first + row) * width, count: width)
+                }
+            }
+        }
+        return result
+    }
+
+    /// Checks `linear`'s operands and returns its GEMM extents: rows of `x`, output and input features.
+    private func checkLinear(_ x: Tensor, weight: Tensor, bias: Tensor?, op: String) throws
+        -> (rows: Int, outFeatures: Int, inFeatures: Int) {
+        guard x.rank >= 1 else { throw TensorError("\(op): input must have at least one axis, got a scalar") }
+        guard x.dtype == .f32 else { throw TensorError("\(op): input must be f32 on the CPU backend, got \(x.dtype)") }
+        let weightShape = try checkedShape(weight, rank: 2, op: op, role: "weight")
+        let (outFeatures, inFeatures) = (weightShape[0], weightShape[1])
+        guard x.shape[x.rank - 1] == inFeatures else {
+            throw TensorError("\(op): input's last axis \(x.shape[x.rank - 1]) does not match weight \(weightShape) (expects \(inFeatures))")
+        }
+        try checkBias(bias, count: outFeatures, op: op)
+        let rows = x.shape.dropLast().reduce(1, *)
+        for extent in [rows, outFeatures, inFeatures] { try checkedGemmExtent(extent, op) }
+        return (rows, outFeatures, inFeatures)
     }
 }

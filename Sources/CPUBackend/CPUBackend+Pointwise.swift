@@ -160,7 +160,7 @@ private func mapLanes(_ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer
 /// One GEGLU row: `out[i] = hidden[i] * gelu(gate[i])` for `i < count`, a vector at a time
 /// (with a single inlined copy of the lane function, as in ``mapLanes(_:_:count:_:)``).
 @inline(__always)
-private func gegluRow(hidden: UnsafePointer<Float>, gate: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+func gegluRow(hidden: UnsafePointer<Float>, gate: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                       count: Int) {
     var index = 0
     while index < count {

@@ -24,7 +24,7 @@ extension CPUBackend {
     /// thread's own, sized to stay in cache.
     func convolveWinograd(_ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                           out: UnsafeMutablePointer<Float>, geometry g: ConvolutionGeometry) {
-        let layout = WinogradLayout(geometry: g, threads: threads)
+        let layout = WinogradLayout(geometry: g)
         let (channels, outChannels) = (g.channels, g.outChannels)
         let transformed = HostBufferPool.shared.allocate(byteCount: 16 * outChannels * channels * MemoryLayout<Float>.stride)
         defer { HostBufferPool.shared.release(transformed) }
@@ -88,17 +88,21 @@ struct WinogradLayout {
     /// Floats of transformed input and products a band may hold (2 MiB, a core's L2 on current
     /// x86 servers): the GEMMs read the band's tiles straight after the transform wrote them.
     static let bandBudget = 1 << 19
+    /// Bands a call is cut into at least (when it has that many tile rows); the im2col path
+    /// cuts its images into as many.
+    static let minimumBands = 16
 
-    init(geometry g: ConvolutionGeometry, threads: Int) {
+    init(geometry g: ConvolutionGeometry) {
         geometry = g
         tilesX = (g.width + 1) / 2
         tilesY = (g.height + 1) / 2
         tileRows = g.images * tilesY
-        var rows = max(1, Self.bandBudget / (16 * (g.channels + g.outChannels) * tilesX))
-        // At least one band per thread.
-        rows = min(rows, max(1, (tileRows + threads - 1) / threads))
-        bandTileRows = rows
-        bands = (tileRows + rows - 1) / rows
+        let rows = max(1, Self.bandBudget / (16 * (g.channels + g.outChannels) * tilesX))
+        // Enough bands to go round the threads of a typical machine. Never from the thread
+        // count itself: the bands fix the GEMMs' shapes, and OpenBLAS's rounding may depend on
+        // them, while a result must not depend on how many threads computed it.
+        bandTileRows = min(rows, max(1, (tileRows + Self.minimumBands - 1) / Self.minimumBands))
+        bands = (tileRows + bandTileRows - 1) / bandTileRows
     }
 }
 

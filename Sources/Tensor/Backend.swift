@@ -91,6 +91,11 @@ public protocol Backend: AnyObject, Sendable {
     /// axis -> `h * gelu(g)`, `[..., n]`.
     func geglu(_ x: Tensor) throws -> Tensor
 
+    /// `geglu(linear(x, weight: weight, bias: bias))`: diffusers' `GEGLU` projection and gate in
+    /// one op, so that a backend can keep the `[..., 2n]` projection out of main memory. The
+    /// default runs the two ops.
+    func linearGEGLU(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor
+
     /// `a + b`, where `b` broadcasts to `a`'s shape (NumPy rules: `b` has at most `a`'s rank,
     /// aligned on the right, each extent equal or 1).
     func add(_ a: Tensor, _ b: Tensor) throws -> Tensor
@@ -133,4 +138,8 @@ extension Backend {
 
     /// Backends that run every op before returning have nothing to wait for.
     public func synchronize() throws {}
+
+    public func linearGEGLU(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+        try geglu(linear(x, weight: weight, bias: bias))
+    }
 }

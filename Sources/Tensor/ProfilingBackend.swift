@@ -122,6 +122,10 @@ public final class ProfilingBackend: Backend {
         try timed("geglu") { try base.geglu(x) }
     }
 
+    public func linearGEGLU(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+        try timed("linear + geglu") { try base.linearGEGLU(x, weight: weight, bias: bias) }
+    }
+
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         try timed("add") { try base.add(a, b) }
     }

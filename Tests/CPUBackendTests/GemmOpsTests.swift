@@ -64,6 +64,42 @@ struct GemmOpsTests {
         }
     }
 
+    // MARK: linear + GEGLU
+
+    /// The fused op against the two ops it replaces, which have their own references: equal
+    /// within float rounding (the same GEMM, blocked differently), over row counts below, at and
+    /// across its blocks of rows (`2^18 / outFeatures`, at least 16), with and without bias.
+    @Test(arguments: [
+        LinearCase(inputShape: [1, 3], outFeatures: 2),
+        LinearCase(inputShape: [2, 17, 32], outFeatures: 256),
+        LinearCase(inputShape: [150, 24], outFeatures: 4096),
+        LinearCase(inputShape: [3, 0, 8], outFeatures: 6),
+    ], [false, true])
+    func linearGEGLUMatchesLinearThenGEGLU(_ testCase: LinearCase, withBias: Bool) throws {
+        var random = TestRandom(seed: 3)
+        let inFeatures = testCase.inputShape.last!
+        let rows = testCase.inputShape.dropLast().reduce(1, *)
+        let x = try backend.upload(random.values(rows * inFeatures).map { 2 * $0 }, shape: testCase.inputShape)
+        let weight = try backend.upload(random.values(testCase.outFeatures * inFeatures),
+                                        shape: [testCase.outFeatures, inFeatures])
+        let bias = withBias ? try backend.upload(random.values(testCase.outFeatures), shape: [testCase.outFeatures]) : nil
+
+        let fused = try backend.linearGEGLU(x, weight: weight, bias: bias)
+        let separate = try backend.geglu(backend.linear(x, weight: weight, bias: bias))
+        #expect(fused.shape == testCase.inputShape.dropLast() + [testCase.outFeatures / 2])
+        #expect(fused.shape == separate.shape)
+        try expectClose(backend.download(fused), backend.download(separate).map(Double.init))
+    }
+
+    @Test func linearGEGLURejectsBadShapes() throws {
+        let x = try backend.zeros([2, 3])
+        #expect(throws: TensorError.self) { try backend.linearGEGLU(x, weight: backend.zeros([5, 3]), bias: nil) }
+        #expect(throws: TensorError.self) { try backend.linearGEGLU(x, weight: backend.zeros([4, 2]), bias: nil) }
+        #expect(throws: TensorError.self) {
+            try backend.linearGEGLU(x, weight: backend.zeros([4, 3]), bias: backend.zeros([3]))
+        }
+    }
+
     // MARK: conv2d
 
     struct ConvolutionCase: Sendable, CustomTestStringConvertible {

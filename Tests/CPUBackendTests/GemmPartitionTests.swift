@@ -181,4 +181,67 @@ struct GemmPartitionTests {
         }
         try expectClose(backend.download(result), expected)
     }
+
+    /// A result must not depend on how many threads computed it (clip-parallel workers with
+    /// different thread counts must agree bit for bit): the GEMM-family ops on 1, 2, 3 and 8
+    /// threads, each compared exactly with 1 thread.
+    @Test(arguments: [
+        // Winograd (bands of tile rows), im2col (bands of rows), pointwise convolutions.
+        ConvolutionCase(images: 1, channels: 16, height: 37, width: 20, outChannels: 16, kernel: 3, stride: 1, padding: 1),
+        ConvolutionCase(images: 9, channels: 32, height: 8, width: 8, outChannels: 24, kernel: 3, stride: 1, padding: 1),
+        ConvolutionCase(images: 1, channels: 8, height: 30, width: 9, outChannels: 4, kernel: 3, stride: 1, padding: 1),
+        ConvolutionCase(images: 3, channels: 12, height: 10, width: 10, outChannels: 6, kernel: 3, stride: 2, padding: 1),
+    ])
+    func conv2dDoesNotDependOnThreads(_ c: ConvolutionCase) throws {
+        var random = TestRandom(seed: 14)
+        let x = random.values(c.images * c.channels * c.height * c.width)
+        let weight = random.values(c.outChannels * c.channels * c.kernel * c.kernel)
+        let bias = random.values(c.outChannels)
+        var results: [[Float]] = []
+        for threads in [1, 2, 3, 8] {
+            let backend = CPUBackend(threads: threads)
+            let result = try backend.conv2d(
+                backend.upload(x, shape: [c.images, c.channels, c.height, c.width]),
+                weight: backend.upload(weight, shape: [c.outChannels, c.channels, c.kernel, c.kernel]),
+                bias: backend.upload(bias, shape: [c.outChannels]), stride: c.stride, padding: c.padding)
+            results.append(try backend.download(result))
+        }
+        for (index, threads) in [2, 3, 8].enumerated() {
+            #expect(results[index + 1] == results[0], "\(threads) threads differ from 1")
+        }
+    }
+
+    @Test("linear and temporalConv do not depend on the thread count", arguments: [(5, 40, 24), (300, 64, 64), (33, 128, 300)])
+    func linearDoesNotDependOnThreads(rows: Int, inFeatures: Int, outFeatures: Int) throws {
+        var random = TestRandom(seed: 16)
+        let x = random.values(rows * inFeatures), weight = random.values(outFeatures * inFeatures)
+        let taps = random.values(outFeatures * inFeatures * 3)
+        var linears: [[Float]] = [], convolutions: [[Float]] = []
+        for threads in [1, 2, 3, 8] {
+            let backend = CPUBackend(threads: threads)
+            linears.append(try backend.download(backend.linear(
+                backend.upload(x, shape: [rows, inFeatures]), weight: backend.upload(weight, shape: [outFeatures, inFeatures]),
+                bias: nil)))
+            // The same values as one sample of `inFeatures` channels, `rows` frames of one pixel.
+            convolutions.append(try backend.download(backend.temporalConv(
+                backend.upload(x, shape: [1, inFeatures, rows, 1, 1]),
+                weight: backend.upload(taps, shape: [outFeatures, inFeatures, 3]), bias: nil, padding: 1)))
+        }
+        #expect(linears.dropFirst().allSatisfy { $0 == linears[0] })
+        #expect(convolutions.dropFirst().allSatisfy { $0 == convolutions[0] })
+    }
+
+    @Test("linear + GEGLU does not depend on the thread count")
+    func linearGEGLUDoesNotDependOnThreads() throws {
+        var random = TestRandom(seed: 15)
+        let x = random.values(300 * 40), weight = random.values(4096 * 40), bias = random.values(4096)
+        var results: [[Float]] = []
+        for threads in [1, 2, 3, 8] {
+            let backend = CPUBackend(threads: threads)
+            results.append(try backend.download(backend.linearGEGLU(
+                backend.upload(x, shape: [300, 40]), weight: backend.upload(weight, shape: [4096, 40]),
+                bias: backend.upload(bias, shape: [4096]))))
+        }
+        #expect(results.dropFirst().allSatisfy { $0 == results[0] })
+    }
 }

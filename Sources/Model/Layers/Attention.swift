@@ -58,7 +58,7 @@ struct FeedForward: Sendable {
     }
 
     func callAsFunction(_ x: Tensor, _ backend: any Backend) throws -> Tensor {
-        try output(backend.geglu(projection(x, backend)), backend)
+        try output(backend.linearGEGLU(x, weight: projection.weight, bias: projection.bias), backend)
     }
 }
 
