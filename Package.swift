@@ -5,6 +5,7 @@ import PackageDescription
 ///
 /// Layers form a DAG; nothing imports upward (see docs/architecture.md):
 ///   C shims -> Tensor -> CPUBackend, VulkanBackend, Model -> Parallel -> infinity (CLI)
+///   CPUKernels -> CPUKernelsAVX2, CPUKernelsAVX512 -> CPUBackend (kernels below the backend)
 /// Compiler flags of the CPU kernels: the x86-64 baseline the CPU backend requires (checked at
 /// run time through CCPUFeatures), and AVX-512, chosen at run time where the CPU has it.
 let avx2 = ["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"]
