@@ -18,26 +18,10 @@ extension CPUBackend {
     /// spatial attention (thousands of keys).
     public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float,
                           bias: Tensor?) throws -> Tensor {
-        let op = "attention"
-        let queryShape = try checkedShape(query, rank: 3, op: op, role: "query")
-        let keyShape = try checkedShape(key, rank: 3, op: op, role: "key")
-        let valueShape = try checkedShape(value, rank: 3, op: op, role: "value")
-        let (batch, queries, width) = (queryShape[0], queryShape[1], queryShape[2])
-        let keys = keyShape[1]
-        guard keyShape[0] == batch, keyShape[2] == width else {
-            throw TensorError("\(op): key \(keyShape) does not match query \(queryShape) (expects [\(batch), Lk, \(width)])")
-        }
-        guard valueShape == keyShape else {
-            throw TensorError("\(op): value \(valueShape) must have the key's shape \(keyShape)")
-        }
-        guard heads >= 1, width % heads == 0 else {
-            throw TensorError("\(op): heads must be a positive divisor of the width \(width), got \(heads)")
-        }
-        if let bias {
-            guard bias.rank == 2, bias.shape == [queries, keys], bias.dtype == .f32 else {
-                throw TensorError("\(op): bias must be f32 [\(queries), \(keys)], got \(bias.dtype) \(bias.shape)")
-            }
-        }
+        let queryShape = try Shape.attention(query: query.shape, key: key.shape, value: value.shape, heads: heads,
+                                             bias: bias?.shape)
+        try requireF32([(query, "query"), (key, "key"), (value, "value"), (bias, "bias")], op: "attention")
+        let (batch, queries, width, keys) = (query.shape[0], query.shape[1], query.shape[2], key.shape[1])
 
         let (result, out) = makeTensor(queryShape)
         guard result.count > 0 else { return result }

@@ -13,28 +13,16 @@ extension CPUBackend {
     /// fewer multiply-adds (`CPUBackend+Winograd.swift`).
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) throws -> Tensor {
         let op = "conv2d"
-        let inputShape = try checkedShape(x, rank: 4, op: op, role: "input")
-        let weightShape = try checkedShape(weight, rank: 4, op: op, role: "weight")
+        let outShape = try Shape.conv2d(x.shape, weight: weight.shape, bias: bias?.shape, stride: stride, padding: padding)
+        try requireF32([(x, "input"), (weight, "weight"), (bias, "bias")], op: op)
         let geometry = ConvolutionGeometry(
-            images: inputShape[0], channels: inputShape[1], height: inputShape[2], width: inputShape[3],
-            outChannels: weightShape[0], kernelHeight: weightShape[2], kernelWidth: weightShape[3],
+            images: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
+            outChannels: weight.shape[0], kernelHeight: weight.shape[2], kernelWidth: weight.shape[3],
             stride: stride, padding: padding)
-        guard weightShape[1] == geometry.channels else {
-            throw TensorError("\(op): weight \(weightShape) expects \(weightShape[1]) input channels, input \(inputShape) has \(geometry.channels)")
-        }
-        guard stride >= 1 else { throw TensorError("\(op): stride must be at least 1, got \(stride)") }
-        guard padding >= 0 else { throw TensorError("\(op): padding must be non-negative, got \(padding)") }
-        guard geometry.kernelHeight >= 1, geometry.kernelWidth >= 1 else {
-            throw TensorError("\(op): kernel extents must be at least 1, got weight \(weightShape)")
-        }
-        guard geometry.outHeight >= 1, geometry.outWidth >= 1 else {
-            throw TensorError("\(op): kernel \(geometry.kernelHeight)x\(geometry.kernelWidth) does not fit input \(inputShape) with padding \(padding)")
-        }
-        try checkBias(bias, count: geometry.outChannels, op: op)
         try checkedGemmExtent(geometry.patchSize, op)
         try checkedGemmExtent(geometry.outChannels, op)
 
-        let (result, out) = makeTensor([geometry.images, geometry.outChannels, geometry.outHeight, geometry.outWidth])
+        let (result, out) = makeTensor(outShape)
         guard result.count > 0 else { return result }
         try checkedGemmExtent(geometry.outHeight * geometry.outWidth, op)
         if geometry.suitsWinograd {
@@ -55,27 +43,14 @@ extension CPUBackend {
     /// padding falls out as the frames each tap skips; no patch matrix is built.
     public func temporalConv(_ x: Tensor, weight: Tensor, bias: Tensor?, padding: Int) throws -> Tensor {
         let op = "temporalConv"
-        let inputShape = try checkedShape(x, rank: 5, op: op, role: "input")
-        guard weight.dtype == .f32 else { throw TensorError("\(op): weight must be f32 on the CPU backend, got \(weight.dtype)") }
-        guard weight.rank == 3 || (weight.rank == 5 && weight.shape[3] == 1 && weight.shape[4] == 1) else {
-            throw TensorError("\(op): weight must be [O, C, K, 1, 1] or [O, C, K], got \(weight.shape)")
-        }
-        let (batch, channels, frames) = (inputShape[0], inputShape[1], inputShape[2])
-        let (outChannels, taps) = (weight.shape[0], weight.shape[2])
-        guard weight.shape[1] == channels else {
-            throw TensorError("\(op): weight \(weight.shape) expects \(weight.shape[1]) input channels, input \(inputShape) has \(channels)")
-        }
-        guard padding >= 0 else { throw TensorError("\(op): padding must be non-negative, got \(padding)") }
-        guard taps >= 1 else { throw TensorError("\(op): kernel must have at least one tap, got weight \(weight.shape)") }
-        let outFrames = frames + 2 * padding - taps + 1
-        guard outFrames >= 1 else {
-            throw TensorError("\(op): \(taps) taps do not fit \(frames) frames with padding \(padding)")
-        }
-        try checkBias(bias, count: outChannels, op: op)
-        let plane = inputShape[3] * inputShape[4]
+        let outShape = try Shape.temporalConv(x.shape, weight: weight.shape, bias: bias?.shape, padding: padding)
+        try requireF32([(x, "input"), (weight, "weight"), (bias, "bias")], op: op)
+        let (batch, channels, frames) = (x.shape[0], x.shape[1], x.shape[2])
+        let (outChannels, taps, outFrames) = (weight.shape[0], weight.shape[2], outShape[2])
+        let plane = x.shape[3] * x.shape[4]
         for extent in [outChannels, channels, frames * plane, outFrames * plane] { try checkedGemmExtent(extent, op) }
 
-        let (result, out) = makeTensor([batch, outChannels, outFrames, inputShape[3], inputShape[4]])
+        let (result, out) = makeTensor(outShape)
         guard result.count > 0 else { return result }
         // Tap-major weights: tap k's [O, C] matrix must be contiguous for the GEMM.
         let tapWeights = UnsafeMutablePointer<Float>.allocate(capacity: max(1, taps * outChannels * channels))

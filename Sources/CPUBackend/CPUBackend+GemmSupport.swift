@@ -24,22 +24,12 @@ extension CPUBackend {
 
 // MARK: Shape checks
 
-/// The extents of a rank-`rank` f32 CPU tensor, or a ``TensorError`` naming `op` and `role`.
-func checkedShape(_ tensor: Tensor, rank: Int, op: String, role: String) throws -> [Int] {
-    guard tensor.rank == rank else {
-        throw TensorError("\(op): \(role) must have rank \(rank), got shape \(tensor.shape)")
-    }
-    guard tensor.dtype == .f32 else {
+/// Checks that each given operand is f32, the only element type the CPU kernels read (shapes are
+/// checked by the shared rules of `Shape`); `roles` name them in the error.
+func requireF32(_ operands: [(tensor: Tensor?, role: String)], op: String) throws {
+    for (tensor, role) in operands {
+        guard let tensor, tensor.dtype != .f32 else { continue }
         throw TensorError("\(op): \(role) must be f32 on the CPU backend, got \(tensor.dtype)")
-    }
-    return tensor.shape
-}
-
-/// Checks that an optional bias is an f32 vector of `count` elements.
-func checkBias(_ bias: Tensor?, count: Int, op: String) throws {
-    guard let bias else { return }
-    guard bias.rank == 1, bias.shape[0] == count, bias.dtype == .f32 else {
-        throw TensorError("\(op): bias must be an f32 vector of \(count) elements, got \(bias.dtype) \(bias.shape)")
     }
 }
 

@@ -3,7 +3,7 @@ import Tensor
 extension CPUBackend {
     /// Per (sample, group) sums of `x [N, C, *]` (see ``Backend/groupSums(_:groups:)``).
     public func groupSums(_ x: Tensor, groups: Int) throws -> GroupSums {
-        let (samples, blockLength) = groupLayout(x, groups: groups, op: "groupSums")
+        let (samples, blockLength) = try Shape.groupNorm(x.shape, groups: groups, weight: nil, bias: nil, op: "groupSums")
         let blocks = samples * groups
         guard blocks > 0, blockLength > 0 else {
             return GroupSums(sum: Array(repeating: 0, count: blocks), sumOfSquares: Array(repeating: 0, count: blocks),
@@ -20,21 +20,11 @@ extension CPUBackend {
     /// (see ``Backend/groupNorm(_:groups:mean:variance:weight:bias:epsilon:)``).
     public func groupNorm(_ x: Tensor, groups: Int, mean: [Float], variance: [Float], weight: Tensor?, bias: Tensor?,
                           epsilon: Float) throws -> Tensor {
-        let (samples, _) = groupLayout(x, groups: groups, op: "groupNorm")
-        precondition(mean.count == samples * groups && variance.count == samples * groups,
-                     "groupNorm: \(mean.count) means and \(variance.count) variances for \(samples * groups) (sample, group) pairs of input \(x.shape)")
+        _ = try Shape.groupNorm(x.shape, groups: groups, weight: weight?.shape, bias: bias?.shape,
+                                statistics: (mean.count, variance.count))
         return normalizeGroups(x, groups: groups, weight: weight, bias: bias) { block in
             (Double(mean[block]), 1 / (Double(variance[block]) + Double(epsilon)).squareRoot())
         }
-    }
-
-    /// Checks a group-norm input and returns its sample count and (sample, group) block length.
-    func groupLayout(_ x: Tensor, groups: Int, op: String) -> (samples: Int, blockLength: Int) {
-        precondition(x.rank >= 2, "\(op): input \(x.shape) needs at least the axes [N, C]")
-        let channels = x.shape[1]
-        precondition(groups > 0 && channels % groups == 0,
-                     "\(op): \(channels) channels of input \(x.shape) do not split into \(groups) groups")
-        return (x.shape[0], channels / groups * x.shape.dropFirst(2).reduce(1, *))
     }
 
     /// `y = (x - mean) * rstd * weight + bias` per (sample, channel) row of `x [N, C, *]`, where
@@ -42,10 +32,6 @@ extension CPUBackend {
     func normalizeGroups(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?,
                          statistics: (Int) -> (mean: Double, rstd: Double)) -> Tensor {
         let samples = x.shape[0], channels = x.shape[1]
-        precondition(weight.map { $0.shape == [channels] } ?? true,
-                     "groupNorm: weight \(weight?.shape ?? []) must be [\(channels)] for input \(x.shape)")
-        precondition(bias.map { $0.shape == [channels] } ?? true,
-                     "groupNorm: bias \(bias?.shape ?? []) must be [\(channels)] for input \(x.shape)")
         let (result, out) = makeTensor(x.shape)
         let spatial = x.shape.dropFirst(2).reduce(1, *)
         let channelsPerGroup = channels / groups

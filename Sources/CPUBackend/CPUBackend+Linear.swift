@@ -77,14 +77,9 @@ extension CPUBackend {
     /// Checks `linear`'s operands and returns its GEMM extents: rows of `x`, output and input features.
     private func checkLinear(_ x: Tensor, weight: Tensor, bias: Tensor?, op: String) throws
         -> (rows: Int, outFeatures: Int, inFeatures: Int) {
-        guard x.rank >= 1 else { throw TensorError("\(op): input must have at least one axis, got a scalar") }
-        guard x.dtype == .f32 else { throw TensorError("\(op): input must be f32 on the CPU backend, got \(x.dtype)") }
-        let weightShape = try checkedShape(weight, rank: 2, op: op, role: "weight")
-        let (outFeatures, inFeatures) = (weightShape[0], weightShape[1])
-        guard x.shape[x.rank - 1] == inFeatures else {
-            throw TensorError("\(op): input's last axis \(x.shape[x.rank - 1]) does not match weight \(weightShape) (expects \(inFeatures))")
-        }
-        try checkBias(bias, count: outFeatures, op: op)
+        _ = try Shape.linear(x.shape, weight: weight.shape, bias: bias?.shape, op: op)
+        try requireF32([(x, "input"), (weight, "weight"), (bias, "bias")], op: op)
+        let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
         let rows = x.shape.dropLast().reduce(1, *)
         for extent in [rows, outFeatures, inFeatures] { try checkedGemmExtent(extent, op) }
         return (rows, outFeatures, inFeatures)

@@ -8,7 +8,7 @@ extension CPUBackend {
     /// in a fixed order, so the result does not depend on the thread count.
     public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?,
                           epsilon: Float) throws -> Tensor {
-        let (samples, blockLength) = groupLayout(x, groups: groups, op: "groupNorm")
+        let (samples, blockLength) = try Shape.groupNorm(x.shape, groups: groups, weight: weight?.shape, bias: bias?.shape)
         let blocks = samples * groups
         guard blocks > 0, blockLength > 0 else { return try zeros(x.shape) }
         let moments = blockMoments(x.cpu, blocks: blocks, blockLength: blockLength)
@@ -20,12 +20,7 @@ extension CPUBackend {
     /// Layer normalisation over the last axis of `x [..., D]`
     /// (see ``Backend/layerNorm(_:weight:bias:epsilon:)``).
     public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
-        precondition(x.rank >= 1, "layerNorm: input must have at least one axis, got \(x.shape)")
-        let width = x.shape[x.rank - 1]
-        precondition(weight.map { $0.shape == [width] } ?? true,
-                     "layerNorm: weight \(weight?.shape ?? []) must be [\(width)] for input \(x.shape)")
-        precondition(bias.map { $0.shape == [width] } ?? true,
-                     "layerNorm: bias \(bias?.shape ?? []) must be [\(width)] for input \(x.shape)")
+        let width = try Shape.layerNorm(x.shape, weight: weight?.shape, bias: bias?.shape)
 
         let (result, out) = makeTensor(x.shape)
         guard width > 0, x.count > 0 else { return result }

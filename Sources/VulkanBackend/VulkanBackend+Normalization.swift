@@ -2,17 +2,9 @@ import Tensor
 
 // Group and layer normalisation.
 extension VulkanBackend {
-    /// `x [N, C, *]` as (samples, channels, trailing elements per channel).
-    private static func groupLayout(_ x: Tensor, groups: Int, _ op: String) -> (samples: Int, channels: Int, plane: Int) {
-        precondition(x.rank >= 2, "\(op): x must be [N, C, ...], got \(x.shape)")
-        let (samples, channels) = (x.shape[0], x.shape[1])
-        precondition(groups > 0 && channels % groups == 0, "\(op): \(channels) channels in \(groups) groups")
-        let plane = x.shape.dropFirst(2).reduce(1, *)
-        return (samples, channels, plane)
-    }
-
     public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
-        let (samples, channels, plane) = Self.groupLayout(x, groups: groups, "groupNorm")
+        let (samples, _) = try Shape.groupNorm(x.shape, groups: groups, weight: weight?.shape, bias: bias?.shape)
+        let (channels, plane) = (x.shape[1], x.shape.dropFirst(2).reduce(1, *))
         guard x.count > 0 else { return try makeTensor(x.shape) }
         let statistics = try makeTensor([samples * groups, 2])
         try context.dispatch(.groupStats, buffers: [bound(x), bound(statistics)],
@@ -24,7 +16,8 @@ extension VulkanBackend {
     /// Per (sample, group) sums, derived in float64 from the device's f32 two-pass mean and
     /// variance: within ~1e-7 relative of the CPU backend's float64 accumulation.
     public func groupSums(_ x: Tensor, groups: Int) throws -> GroupSums {
-        let (samples, channels, plane) = Self.groupLayout(x, groups: groups, "groupSums")
+        let (samples, _) = try Shape.groupNorm(x.shape, groups: groups, weight: nil, bias: nil, op: "groupSums")
+        let (channels, plane) = (x.shape[1], x.shape.dropFirst(2).reduce(1, *))
         let rows = samples * groups
         let elements = channels / groups * plane
         guard x.count > 0 else {
@@ -48,9 +41,8 @@ extension VulkanBackend {
 
     public func groupNorm(_ x: Tensor, groups: Int, mean: [Float], variance: [Float], weight: Tensor?, bias: Tensor?,
                           epsilon: Float) throws -> Tensor {
-        let (samples, _, _) = Self.groupLayout(x, groups: groups, "groupNorm")
-        precondition(mean.count == samples * groups && variance.count == mean.count,
-                     "groupNorm: \(mean.count) means and \(variance.count) variances for \(samples * groups) groups")
+        _ = try Shape.groupNorm(x.shape, groups: groups, weight: weight?.shape, bias: bias?.shape,
+                                statistics: (mean.count, variance.count))
         guard x.count > 0 else { return try makeTensor(x.shape) }
         var interleaved = [Float](repeating: 0, count: 2 * mean.count)
         for index in mean.indices {
@@ -65,8 +57,6 @@ extension VulkanBackend {
     private func normalize(_ x: Tensor, groups: Int, statistics: Tensor, weight: Tensor?, bias: Tensor?,
                            epsilon: Float) throws -> Tensor {
         let channels = x.shape[1]
-        precondition(weight.map { $0.count == channels } ?? true && bias.map { $0.count == channels } ?? true,
-                     "groupNorm: affine parameters must have \(channels) elements")
         let out = try makeTensor(x.shape)
         let plane = x.shape.dropFirst(2).reduce(1, *)
         try context.dispatch(.groupNorm, buffers: [bound(x), bound(statistics), bound(weight), bound(bias), bound(out)],
@@ -77,10 +67,7 @@ extension VulkanBackend {
     }
 
     public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
-        precondition(x.rank >= 1, "layerNorm: x must have an axis")
-        let width = x.shape[x.rank - 1]
-        precondition(weight.map { $0.count == width } ?? true && bias.map { $0.count == width } ?? true,
-                     "layerNorm: affine parameters must have \(width) elements")
+        let width = try Shape.layerNorm(x.shape, weight: weight?.shape, bias: bias?.shape)
         let out = try makeTensor(x.shape)
         guard out.count > 0 else { return out }
         let rows = x.count / width

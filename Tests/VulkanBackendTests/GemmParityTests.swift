@@ -130,4 +130,32 @@ struct GemmParityTests {
                                 "temporalConv \(c.testDescription) weight \(layout) bias \(hasBias)")
         }
     }
+
+    /// Operands that do not fit are the same thrown error on both backends (the shared rules of
+    /// `Shape`), never a trap.
+    @Test func mismatchedOperandsThrowTheSameErrorOnBothBackends() throws {
+        let calls: [(String, (any Backend) throws -> Tensor)] = [
+            ("linear", { try $0.linear($0.zeros([2, 3]), weight: $0.zeros([4, 5]), bias: nil) }),
+            ("conv2d", { try $0.conv2d($0.zeros([1, 3, 4, 4]), weight: $0.zeros([2, 4, 3, 3]), bias: nil, stride: 1, padding: 1) }),
+            ("temporalConv", { try $0.temporalConv($0.zeros([1, 3, 2, 2, 2]), weight: $0.zeros([5, 3, 5]), bias: nil, padding: 0) }),
+            ("attention", {
+                try $0.attention(query: $0.zeros([2, 9, 16]), key: $0.zeros([2, 4, 16]), value: $0.zeros([2, 4, 16]),
+                                 heads: 3, scale: 1, bias: nil)
+            }),
+            ("groupNorm", { try $0.groupNorm($0.zeros([2, 6, 3]), groups: 4, weight: nil, bias: nil, epsilon: 1e-5) }),
+            ("layerNorm", { try $0.layerNorm($0.zeros([3, 7]), weight: nil, bias: $0.zeros([6]), epsilon: 1e-5) }),
+        ]
+        for (op, call) in calls {
+            var messages: [String] = []
+            for backend in [try Parity.vulkan() as any Backend, Parity.cpu] {
+                do {
+                    _ = try call(backend)
+                    Issue.record("\(op) on \(backend.name) did not throw")
+                } catch let error as TensorError {
+                    messages.append(error.description)
+                }
+            }
+            #expect(messages.count == 2 && messages[0] == messages[1] && messages[0].hasPrefix("\(op): "), "\(messages)")
+        }
+    }
 }
