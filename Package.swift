@@ -92,22 +92,24 @@ let package = Package(
                                                          "Client", "ClusterWire", "ClusterConfig", "Media", "CProcessSpawn",
                                                          "NetworkAddress"]),
 
+        // What several test targets share: fixture loading, comparisons, the built binary.
+        .target(name: "TestSupport", dependencies: ["Model", "Parallel"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend", "CPUKernels", "CPUKernelsAVX2", "CPUKernelsAVX512"]),
-        .testTarget(name: "VulkanBackendTests", dependencies: ["Tensor", "CPUBackend", "VulkanBackend", "Model", "Parallel"]),
-        .testTarget(name: "ModelTests", dependencies: ["Tensor", "CPUBackend", "Model"],
+        .testTarget(name: "VulkanBackendTests", dependencies: ["Tensor", "CPUBackend", "VulkanBackend", "Model", "Parallel", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Tensor", "CPUBackend", "Model", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ParallelTests", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel"]),
+        .testTarget(name: "ParallelTests", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel", "TestSupport"]),
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig", "NetworkAddress"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"]),
         .testTarget(name: "ClusterWireTests", dependencies: ["ClusterWire", "Parallel", "RPC", "Checksums"],
                     exclude: ["make_reference_bytes.py"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Client", "ClusterWire", "Parallel", "Model", "CPUBackend", "RPC",
-                                                         "Checksums", "infinity"]),
+                                                         "Checksums", "infinity", "TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "RPCEcho", "Wire"]),
         // Runs the built `infinity` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["infinity", "Model", "RPC"]),
+        .testTarget(name: "CLITests", dependencies: ["infinity", "Model", "RPC", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

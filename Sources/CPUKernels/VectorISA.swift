@@ -66,3 +66,23 @@ extension VectorISA {
         return unsafeBitCast(scaled, to: Vector.self)
     }
 }
+
+/// The sum of eight lanes, by halving (the stdlib's `sum()` is a generic call that does not
+/// inline). Concrete, so that each instruction-set module inlines it with its own extensions.
+@inlinable @inline(__always)
+package func horizontalSum(_ v: SIMD8<Float>) -> Float {
+    let four = v.lowHalf + v.highHalf
+    let two = four.lowHalf + four.highHalf
+    return two[0] + two[1]
+}
+
+/// The largest of eight lanes, by halving (the stdlib's `max()` is a generic scalar loop).
+@inlinable @inline(__always)
+package func horizontalMax(_ v: SIMD8<Float>) -> Float {
+    var four = v.lowHalf
+    four.replace(with: v.highHalf, where: v.highHalf .> four)
+    var two = four.lowHalf
+    two.replace(with: four.highHalf, where: four.highHalf .> two)
+    return max(two[0], two[1])
+}
+

@@ -8,20 +8,10 @@ package enum AVX2: VectorISA {
     package typealias Bits = SIMD8<Int32>
 
     @inline(__always)
-    package static func horizontalSum(_ v: Vector) -> Float {
-        let four = v.lowHalf + v.highHalf
-        let two = four.lowHalf + four.highHalf
-        return two[0] + two[1]
-    }
+    package static func horizontalSum(_ v: Vector) -> Float { CPUKernels.horizontalSum(v) }
 
     @inline(__always)
-    package static func horizontalMax(_ v: Vector) -> Float {
-        var four = v.lowHalf
-        four.replace(with: v.highHalf, where: v.highHalf .> four)
-        var two = four.lowHalf
-        two.replace(with: four.highHalf, where: four.highHalf .> two)
-        return max(two[0], two[1])
-    }
+    package static func horizontalMax(_ v: Vector) -> Float { CPUKernels.horizontalMax(v) }
 
     @inline(__always)
     package static func laneMax(_ a: Vector, _ b: Vector) -> Vector {

@@ -8,22 +8,11 @@ package enum AVX512: VectorISA {
     package typealias Bits = SIMD16<Int32>
 
     @inline(__always)
-    package static func horizontalSum(_ v: Vector) -> Float {
-        let eight = v.lowHalf + v.highHalf
-        let four = eight.lowHalf + eight.highHalf
-        let two = four.lowHalf + four.highHalf
-        return two[0] + two[1]
-    }
+    package static func horizontalSum(_ v: Vector) -> Float { CPUKernels.horizontalSum(v.lowHalf + v.highHalf) }
 
     @inline(__always)
     package static func horizontalMax(_ v: Vector) -> Float {
-        var eight = v.lowHalf
-        eight.replace(with: v.highHalf, where: v.highHalf .> eight)
-        var four = eight.lowHalf
-        four.replace(with: eight.highHalf, where: eight.highHalf .> four)
-        var two = four.lowHalf
-        two.replace(with: four.highHalf, where: four.highHalf .> two)
-        return max(two[0], two[1])
+        CPUKernels.horizontalMax(v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf))
     }
 
     @inline(__always)

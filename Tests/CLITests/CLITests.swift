@@ -1,25 +1,16 @@
 import Foundation
 import Model
+import TestSupport
 import Testing
 
 /// The `infinity` executable, run as a separate process.
 @Suite("infinity command line")
 struct CLITests {
     /// The binary SwiftPM built beside the test bundle.
-    static let binary: URL = {
-        var directory = Bundle.main.bundleURL
-        while directory.path != "/" {
-            let candidate = directory.appendingPathComponent("infinity")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            directory.deleteLastPathComponent()
-        }
-        fatalError("cannot find the infinity binary near \(Bundle.main.bundleURL.path)")
-    }()
+    static var binary: URL { infinityBinary }
 
-    /// The ModelTests fixtures, found from this source file's location.
-    static let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("ModelTests/Fixtures").path
+    /// The ModelTests fixtures.
+    static var fixtures: String { DiffusersFixtures.root }
 
     /// Runs `infinity arguments...`; returns the exit status, stdout and stderr.
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {

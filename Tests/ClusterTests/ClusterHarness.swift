@@ -6,25 +6,15 @@ import Foundation
 import Model
 import Parallel
 import RPC
+import TestSupport
 import Testing
 
 /// A real cluster on loopback for tests: an `infinity coordinator` process and `infinity
 /// worker` processes, each a separate OS process talking gRPC, as users run them.
 final class ClusterHarness: @unchecked Sendable {
     // @unchecked: used from one test task at a time.
-    static let binary: URL = {
-        var directory = Bundle.main.bundleURL
-        while directory.path != "/" {
-            let candidate = directory.appendingPathComponent("infinity")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            directory.deleteLastPathComponent()
-        }
-        fatalError("cannot find the infinity binary near \(Bundle.main.bundleURL.path)")
-    }()
-
-    static let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("ModelTests/Fixtures").path
+    static var binary: URL { infinityBinary }
+    static var fixtures: String { DiffusersFixtures.root }
     static let model = "\(fixtures)/unet-tiny"
 
     let token = "test-token-\(UUID().uuidString)"

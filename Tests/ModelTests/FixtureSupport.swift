@@ -32,14 +32,3 @@ enum Fixtures {
         return try backend.upload(file.floats(name), shape: shape)
     }
 }
-
-/// Largest absolute difference between two equally long arrays.
-func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
-    precondition(a.count == b.count, "compared arrays differ in length: \(a.count) vs \(b.count)")
-    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
-}
-
-/// Largest absolute value.
-func maxAbs(_ a: [Float]) -> Float {
-    a.reduce(0) { max($0, abs($1)) }
-}

@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import Testing
 
 /// The guided denoising loop against diffusers' `TextToVideoSDPipeline` (output_type "latent").
@@ -19,23 +20,10 @@ struct PipelineParityTests {
         ["ddim", "dpmpp"].map { Case(model: model, scheduler: $0) }
     }
 
-    /// The run's settings, as the fixture generator recorded them.
-    struct Settings: Decodable {
-        let seed: UInt64
-        let steps: Int
-        let guidance: Float
-        let frames: Int
-        let height: Int
-        let width: Int
-        let fps: Float?
-    }
-
     @Test("4 guided steps match the diffusers pipeline", arguments: cases)
     func matchesDiffusers(_ testCase: Case) async throws {
         let folder = Fixtures.path(testCase.model)
-        let settings = try JSONDecoder().decode(
-            Settings.self,
-            from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/pipeline-\(testCase.scheduler).json")))
+        let settings = try DiffusersFixtures.pipelineSettings(testCase.model, testCase.scheduler)
         let reference = try SafeTensorsFile(path: "\(folder)/pipeline-\(testCase.scheduler).safetensors")
         let model = try Fixtures.model(testCase.model)
         let backend = Fixtures.backend

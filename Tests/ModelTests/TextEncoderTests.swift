@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import Testing
 
 /// The word tokenizer and the tiny text encoder against the PyTorch reference

@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import Testing
 
 /// The UNet forward against diffusers' output on the same weights and inputs.

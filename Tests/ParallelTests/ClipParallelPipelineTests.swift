@@ -3,41 +3,23 @@ import Foundation
 import Model
 import Parallel
 import Tensor
+import TestSupport
 import Testing
 
 /// The lock-step sampler: reproduction of diffusers with one clip, placement independence,
 /// bounded communication, failure handling.
 @Suite("Clip-parallel pipeline")
 struct ClipParallelPipelineTests {
-    static func embeddings(_ model: String = "unet-tiny") throws -> PromptEmbeddings {
-        let file = try SafeTensorsFile(path: "\(ParallelFixtures.root)/\(model)/embeddings.safetensors")
-        let cond = try file.floats("cond")
-        let shape = file.shape(of: "cond")!
-        return try PromptEmbeddings(prompts: HostTensor(shape: shape, values: cond),
-                                    negative: HostTensor(shape: file.shape(of: "uncond")!, values: file.floats("uncond")))
-    }
-
-    struct Settings: Decodable {
-        let seed: UInt64
-        let steps: Int
-        let guidance: Float
-        let frames: Int
-        let height: Int
-        let width: Int
-        let fps: Float?
-    }
-
     @Test("a one-clip run reproduces diffusers' TextToVideoSDPipeline", arguments: ["ddim", "dpmpp"])
     func oneClipMatchesDiffusers(scheduler kind: String) async throws {
         let folder = "\(ParallelFixtures.root)/unet-tiny"
-        let settings = try JSONDecoder().decode(
-            Settings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/pipeline-\(kind).json")))
+        let settings = try DiffusersFixtures.pipelineSettings("unet-tiny", kind)
         let model = try ParallelFixtures.model()
         let scheduler = try makeScheduler(config: SchedulerConfig(contentsOfFile: "\(folder)/scheduler/scheduler_config.json"),
                                           kind: kind == "ddim" ? .ddim : .dpmSolverMultistep, steps: settings.steps)
         let pipeline = try ClipParallelPipeline(workers: [model], plan: ClipPlan(clipFrames: [settings.frames]),
                                                 guidance: settings.guidance)
-        let latents = try await pipeline.generate(embeddings: Self.embeddings(), height: settings.height,
+        let latents = try await pipeline.generate(embeddings: DiffusersFixtures.embeddings(), height: settings.height,
                                                   width: settings.width, seed: settings.seed, scheduler: scheduler)
         let expected = try SafeTensorsFile(path: "\(folder)/pipeline-\(kind).safetensors").floats("latents")
         let scale = expected.reduce(0) { max($0, abs($1)) }
@@ -45,7 +27,7 @@ struct ClipParallelPipelineTests {
 
         // And bit for bit what the single-video pipeline computes.
         let backend = model.backend
-        let embeddings = try Self.embeddings()
+        let embeddings = try DiffusersFixtures.embeddings()
         let single = try await TextToVideoPipeline(denoiser: GuidedDenoiser(model: model, guidance: settings.guidance))
             .generate(shape: [1, 4, settings.frames, settings.height, settings.width], seed: settings.seed,
                       conditioning: embeddings.conditioning(prompt: 0, fps: nil, on: backend), scheduler: scheduler)
@@ -66,7 +48,7 @@ struct ClipParallelPipelineTests {
         func run(_ workers: [UNet3DConditionModel], _ placement: [Int]) async throws -> [Float] {
             try await ClipParallelPipeline(workers: workers, plan: plan, placement: placement, config: config,
                                            guidance: 7.5)
-                .generate(embeddings: Self.embeddings(), height: 4, width: 6, seed: 11, scheduler: scheduler)
+                .generate(embeddings: DiffusersFixtures.embeddings(), height: 4, width: 6, seed: 11, scheduler: scheduler)
         }
         let reference = try await run([one], [0, 0, 0, 0])
         #expect(try await run([one, two], [0, 0, 1, 1]) == reference)
@@ -143,7 +125,7 @@ struct ClipParallelPipelineTests {
         let pipeline = try ClipParallelPipeline(workers: [model], plan: plan, config: config, guidance: 7.5)
         let scheduler = try makeScheduler(config: .textToVideoDefault, kind: .ddim, steps: 2)
         await #expect(throws: FailingExchange.Injected.self) {
-            _ = try await pipeline.generate(embeddings: Self.embeddings(), height: 4, width: 4, seed: 0,
+            _ = try await pipeline.generate(embeddings: DiffusersFixtures.embeddings(), height: 4, width: 4, seed: 0,
                                             scheduler: scheduler, exchange: exchange)
         }
         // The peers saw the clip's failure, named.

@@ -2,6 +2,7 @@ import Foundation
 import Model
 import Parallel
 import Tensor
+import TestSupport
 import Testing
 
 /// The clip-parallel forward against the Python reference written from the spec

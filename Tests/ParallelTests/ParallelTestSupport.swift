@@ -3,12 +3,12 @@ import Foundation
 import Model
 import Parallel
 import Tensor
+import TestSupport
 
 /// Shared fixtures and helpers of the clip-parallel tests.
 enum ParallelFixtures {
-    /// `Tests/ModelTests/Fixtures`, found from this file's location.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("ModelTests/Fixtures").path
+    /// `Tests/ModelTests/Fixtures`.
+    static var root: String { DiffusersFixtures.root }
 
     static let backend = CPUBackend(threads: 2)
 
@@ -51,9 +51,4 @@ func clipParallelForward(model: UNet3DConditionModel, plan: ClipPlan, config: Vi
         return outputs.map { $0! }
     }
     return try backend.concat(outputs, axis: 2)
-}
-
-func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
-    precondition(a.count == b.count, "compared arrays differ in length: \(a.count) vs \(b.count)")
-    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }

@@ -2,6 +2,7 @@ import CPUBackend
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import Testing
 @testable import VulkanBackend
 
@@ -78,8 +79,8 @@ struct HalfWeightTests {
         }
         let full = try await forward(VulkanBackend())
         let halved = try await forward(VulkanBackend(weightType: .f16))
-        let scale = VulkanModelTests.maxAbs(full.values)
-        let difference = VulkanModelTests.maxAbsDifference(halved.values, full.values)
+        let scale = maxAbs(full.values)
+        let difference = maxAbsDifference(halved.values, full.values)
         // f16 keeps 11 significant bits (relative rounding 2^-11 = 4.9e-4 per weight).
         #expect(difference <= 1e-2 * scale, "f16 weights moved the output by \(difference) (scale \(scale))")
         #expect(difference > 0, "the f16 path did not run")

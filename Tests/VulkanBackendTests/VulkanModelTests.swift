@@ -3,6 +3,7 @@ import Foundation
 import Model
 import Parallel
 import Tensor
+import TestSupport
 import Testing
 import VulkanBackend
 
@@ -16,8 +17,7 @@ struct VulkanModelTests {
     static let tolerance: Float = 1e-3
 
     /// `Tests/ModelTests/Fixtures`.
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("ModelTests/Fixtures").path
+    static var fixtures: String { DiffusersFixtures.root }
 
     static let cpu = CPUBackend(threads: 2)
 
@@ -25,18 +25,6 @@ struct VulkanModelTests {
         try UNet3DConditionModel.load(path: "\(fixtures)/\(name)", backend: backend)
     }
 
-    static func embeddings() throws -> PromptEmbeddings {
-        let file = try SafeTensorsFile(path: "\(fixtures)/unet-tiny/embeddings.safetensors")
-        return try PromptEmbeddings(prompts: HostTensor(shape: file.shape(of: "cond")!, values: file.floats("cond")),
-                                    negative: HostTensor(shape: file.shape(of: "uncond")!, values: file.floats("uncond")))
-    }
-
-    static func maxAbs(_ values: [Float]) -> Float { values.reduce(0) { max($0, abs($1)) } }
-
-    static func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
-        precondition(a.count == b.count, "compared arrays differ in length: \(a.count) vs \(b.count)")
-        return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
-    }
 
     /// One forward of fixture `name` on `backend`, downloaded.
     static func forward(_ name: String, on backend: any Backend) async throws -> [Float] {
@@ -53,41 +41,31 @@ struct VulkanModelTests {
         let vulkan = try await Self.forward(name, on: VulkanBackend())
         let cpu = try await Self.forward(name, on: Self.cpu)
         let diffusers = try SafeTensorsFile(path: "\(Self.fixtures)/\(name)/forward-output.safetensors").floats("sample")
-        let scale = Self.maxAbs(cpu)
+        let scale = maxAbs(cpu)
         #expect(scale > 0.5, "reference output is degenerate")
-        #expect(Self.maxAbsDifference(vulkan, cpu) <= Self.tolerance * scale)
-        #expect(Self.maxAbsDifference(vulkan, diffusers) <= Self.tolerance * scale)
-    }
-
-    struct Settings: Decodable {
-        let seed: UInt64
-        let steps: Int
-        let guidance: Float
-        let frames: Int
-        let height: Int
-        let width: Int
+        #expect(maxAbsDifference(vulkan, cpu) <= Self.tolerance * scale)
+        #expect(maxAbsDifference(vulkan, diffusers) <= Self.tolerance * scale)
     }
 
     @Test("a 4-step pipeline with guidance matches the CPU backend and diffusers", arguments: ["ddim", "dpmpp"])
     func pipeline(kind: String) async throws {
         let folder = "\(Self.fixtures)/unet-tiny"
-        let settings = try JSONDecoder().decode(
-            Settings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/pipeline-\(kind).json")))
+        let settings = try DiffusersFixtures.pipelineSettings("unet-tiny", kind)
         #expect(settings.steps == 4)
         func run(_ backend: any Backend) async throws -> [Float] {
             let scheduler = try makeScheduler(config: SchedulerConfig(contentsOfFile: "\(folder)/scheduler/scheduler_config.json"),
                                               kind: kind == "ddim" ? .ddim : .dpmSolverMultistep, steps: settings.steps)
             return try await ClipParallelPipeline(workers: [Self.model("unet-tiny", on: backend)],
                                                   plan: ClipPlan(clipFrames: [settings.frames]), guidance: settings.guidance)
-                .generate(embeddings: Self.embeddings(), height: settings.height, width: settings.width,
+                .generate(embeddings: DiffusersFixtures.embeddings(), height: settings.height, width: settings.width,
                           seed: settings.seed, scheduler: scheduler)
         }
         let vulkan = try await run(VulkanBackend())
         let cpu = try await run(Self.cpu)
         let diffusers = try SafeTensorsFile(path: "\(folder)/pipeline-\(kind).safetensors").floats("latents")
-        let scale = Self.maxAbs(cpu)
-        #expect(Self.maxAbsDifference(vulkan, cpu) <= Self.tolerance * scale)
-        #expect(Self.maxAbsDifference(vulkan, diffusers) <= Self.tolerance * scale)
+        let scale = maxAbs(cpu)
+        #expect(maxAbsDifference(vulkan, cpu) <= Self.tolerance * scale)
+        #expect(maxAbsDifference(vulkan, diffusers) <= Self.tolerance * scale)
     }
 
     @Test("clip parallelism with one CPU and one Vulkan worker matches an all-CPU run")
@@ -101,14 +79,14 @@ struct VulkanModelTests {
             let scheduler = try makeScheduler(config: .textToVideoDefault, kind: .dpmSolverMultistep, steps: 2)
             return try await ClipParallelPipeline(workers: workers, plan: plan, placement: placement, config: config,
                                                   guidance: 7.5)
-                .generate(embeddings: Self.embeddings(), height: 4, width: 6, seed: 11, scheduler: scheduler)
+                .generate(embeddings: DiffusersFixtures.embeddings(), height: 4, width: 6, seed: 11, scheduler: scheduler)
         }
         let cpuWorker = try Self.model("unet-tiny", on: Self.cpu)
         let vulkanWorker = try Self.model("unet-tiny", on: VulkanBackend())
         let reference = try await run([cpuWorker], [0, 0, 0, 0])
         let mixed = try await run([cpuWorker, vulkanWorker], [0, 1, 0, 1])
         #expect(reference.count == 4 * 20 * 4 * 6)
-        #expect(Self.maxAbsDifference(mixed, reference) <= Self.tolerance * Self.maxAbs(reference))
+        #expect(maxAbsDifference(mixed, reference) <= Self.tolerance * maxAbs(reference))
         // The Vulkan worker really changed the numbers' rounding (it ran), yet only at rounding level.
         #expect(mixed != reference)
     }
