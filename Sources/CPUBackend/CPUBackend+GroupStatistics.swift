@@ -28,8 +28,9 @@ extension CPUBackend {
     }
 
     /// `y = (x - mean) * rstd * weight + bias` per (sample, channel) row of `x [N, C, *]`, where
-    /// `statistics(block)` gives the mean and reciprocal standard deviation of each (sample, group).
-    func normalizeGroups(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?,
+    /// `statistics(block)` gives the mean and reciprocal standard deviation of each (sample, group);
+    /// then `activation` of `y`, when given, in the same pass.
+    func normalizeGroups(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, activation: Activation? = nil,
                          statistics: (Int) -> (mean: Double, rstd: Double)) -> Tensor {
         let samples = x.shape[0], channels = x.shape[1]
         let (result, out) = makeTensor(x.shape)
@@ -57,8 +58,16 @@ extension CPUBackend {
                         for row in range {
                             let source = input + row * spatial, destination = out + row * spatial
                             let mean = means[row], scale = scales[row], shift = shifts[row]
-                            for i in 0 ..< spatial {
-                                destination[i] = (source[i] - mean) * scale + shift
+                            // The same expression, a vector at a time, as the activation op sees it.
+                            switch activation {
+                            case nil:
+                                for i in 0 ..< spatial { destination[i] = (source[i] - mean) * scale + shift }
+                            case .silu?:
+                                mapLanes(source, destination, count: spatial) { siluLanes(($0 - mean) * scale + shift) }
+                            case .gelu?:
+                                mapLanes(source, destination, count: spatial) { geluLanes(($0 - mean) * scale + shift) }
+                            case .geluTanh?:
+                                mapLanes(source, destination, count: spatial) { geluTanhLanes(($0 - mean) * scale + shift) }
                             }
                         }
                     }

@@ -8,11 +8,24 @@ extension CPUBackend {
     /// in a fixed order, so the result does not depend on the thread count.
     public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?,
                           epsilon: Float) throws -> Tensor {
+        try groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon, activation: nil)
+    }
+
+    /// Group normalisation followed by `activation`, applied in the same pass over the output
+    /// (see ``Backend/groupNorm(_:groups:weight:bias:epsilon:activation:)``); equal bit for bit
+    /// to the two ops.
+    public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float,
+                          activation: Activation) throws -> Tensor {
+        try groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon, activation: .some(activation))
+    }
+
+    private func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float,
+                           activation: Activation?) throws -> Tensor {
         let (samples, blockLength) = try Shape.groupNorm(x.shape, groups: groups, weight: weight?.shape, bias: bias?.shape)
         let blocks = samples * groups
         guard blocks > 0, blockLength > 0 else { return try zeros(x.shape) }
         let moments = blockMoments(x.cpu, blocks: blocks, blockLength: blockLength)
-        return normalizeGroups(x, groups: groups, weight: weight, bias: bias) { block in
+        return normalizeGroups(x, groups: groups, weight: weight, bias: bias, activation: activation) { block in
             (moments[block].mean, 1 / (moments[block].variance + Double(epsilon)).squareRoot())
         }
     }

@@ -146,7 +146,7 @@ func storeVector(_ value: FloatVector, _ pointer: UnsafeMutablePointer<Float>) {
 /// `body` appears once in the loop, tail included: with a second call site for the tail the
 /// optimiser stops inlining the (large) lane function and calls it once per vector.
 @inline(__always)
-private func mapLanes(_ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int,
+func mapLanes(_ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int,
                       _ body: (FloatVector) -> FloatVector) {
     var index = 0
     while index < count {

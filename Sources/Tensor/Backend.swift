@@ -79,6 +79,12 @@ public protocol Backend: AnyObject, Sendable {
     func groupNorm(_ x: Tensor, groups: Int, mean: [Float], variance: [Float], weight: Tensor?, bias: Tensor?,
                    epsilon: Float) throws -> Tensor
 
+    /// `activation(groupNorm(x, groups:weight:bias:epsilon:), activation)`: a ResNet block's norm
+    /// and SiLU in one op, so that a backend can apply the activation before the normalised values
+    /// leave its registers. The default runs the two ops.
+    func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float,
+                   activation: Activation) throws -> Tensor
+
     /// Layer normalisation over the last axis of `x [..., D]` with `weight [D]`, `bias [D]`.
     func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor
 
@@ -141,5 +147,10 @@ extension Backend {
 
     public func linearGEGLU(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
         try geglu(linear(x, weight: weight, bias: bias))
+    }
+
+    public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float,
+                          activation: Activation) throws -> Tensor {
+        try self.activation(groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon), activation)
     }
 }

@@ -122,6 +122,13 @@ public final class ProfilingBackend: Backend {
         try timed("geglu") { try base.geglu(x) }
     }
 
+    public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float,
+                          activation: Activation) throws -> Tensor {
+        try timed("groupNorm + \(activation.rawValue)") {
+            try base.groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon, activation: activation)
+        }
+    }
+
     public func linearGEGLU(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
         try timed("linear + geglu") { try base.linearGEGLU(x, weight: weight, bias: bias) }
     }

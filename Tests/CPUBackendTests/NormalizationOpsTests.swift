@@ -56,6 +56,23 @@ import Testing
                       "groupNorm \(shape) groups \(groups) affine \(affine)")
     }
 
+    /// The fused norm + activation equals the two ops bit for bit (the same expression, the same
+    /// lane function), over every case's shape (spatial extents that leave partial vectors).
+    @Test(arguments: groupNormCases.indices, [Activation.silu, .gelu, .geluTanh])
+    func groupNormWithActivationEqualsTheTwoOps(caseIndex: Int, activation: Activation) throws {
+        let (shape, groups) = Self.groupNormCases[caseIndex]
+        let (x, _) = try T.tensor(shape, seed: UInt64(caseIndex), spread: 2, offset: 0.5)
+        let channels = shape[1]
+        let weight = try T.backend.upload(T.values(channels, seed: 102, spread: 1, offset: 1), shape: [channels])
+        let bias = try T.backend.upload(T.values(channels, seed: 103, spread: 0.5), shape: [channels])
+        let fused = try T.backend.groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: 1e-5,
+                                            activation: activation)
+        let separate = try T.backend.activation(
+            T.backend.groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: 1e-5), activation)
+        #expect(fused.shape == shape)
+        #expect(try T.backend.download(fused) == T.backend.download(separate), "groupNorm \(shape) + \(activation)")
+    }
+
     /// A mean 1,000 standard deviations from zero: `E[x²] - E[x]²` in Float would lose the
     /// variance entirely. Tolerance 1e-4: the Float mean near 1,000 is only good to 3e-5.
     @Test func groupNormKeepsVarianceUnderLargeMean() throws {

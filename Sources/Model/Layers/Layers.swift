@@ -72,6 +72,11 @@ struct GroupNorm: Sendable {
     func callAsFunction(_ x: Tensor, _ backend: any Backend) throws -> Tensor {
         try backend.groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon)
     }
+
+    /// The norm followed by `activation`, as one backend op.
+    func callAsFunction(_ x: Tensor, _ backend: any Backend, then activation: Activation) throws -> Tensor {
+        try backend.groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon, activation: activation)
+    }
 }
 
 /// `torch.nn.LayerNorm` over the last axis, with affine parameters.

@@ -24,10 +24,10 @@ struct ResnetBlock2D: Sendable {
 
     /// `x [N, C, H, W]`; `timeEmbedding [N, D]` already passed through SiLU (shared by all resnets).
     func callAsFunction(_ x: Tensor, activatedTimeEmbedding: Tensor, _ backend: any Backend) throws -> Tensor {
-        var h = try conv1(backend.activation(norm1(x, backend), .silu), backend)
+        var h = try conv1(norm1(x, backend, then: .silu), backend)
         let time = try timeEmbeddingProjection(activatedTimeEmbedding, backend)
         h = try backend.add(h, time.reshaped([time.shape[0], time.shape[1], 1, 1]))
-        h = try conv2(backend.activation(norm2(h, backend), .silu), backend)
+        h = try conv2(norm2(h, backend, then: .silu), backend)
         let residual = try shortcut.map { try $0(x, backend) } ?? x
         let sum = try backend.add(h, residual)
         return outputScaleFactor == 1 ? sum : try backend.scale(sum, by: 1 / outputScaleFactor)
