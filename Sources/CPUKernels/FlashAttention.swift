@@ -3,8 +3,10 @@
 // Generic over the vector instruction set (`ISA`, `L` lanes per vector).
 //
 // Per (batch row, head) the keys are packed transposed in chunks of 2L (`[Lk/2L][d][2L]`) and
-// the values row-major with the head width rounded up to whole vectors (`[Lk][d']`); both stay
-// in a core's L2 while that core works through the head's queries. Queries go in tiles of up
+// the values row-major with the head width rounded up to whole vectors (`[Lk][d']`), or, for heads
+// narrower than a vector over 256 keys or more, transposed like the keys (step 3 then runs its
+// vectors over keys, not channels); both stay in a core's L2 while that core works through the
+// head's queries. Queries go in tiles of up
 // to 64 rows, scaled by `scale * log2(e)` so that the softmax is a base-2 exponential. For each
 // tile of 512 keys and each group of four query rows:
 //   1. scores: a 4 x 2L register block of FMAs per 2L keys (broadcast query element times two
