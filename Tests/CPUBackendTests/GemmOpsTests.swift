@@ -147,29 +147,9 @@ struct GemmOpsTests {
         let outHeight = (c.height + 2 * c.padding - c.kernel) / c.stride + 1
         let outWidth = (c.width + 2 * c.padding - c.kernel) / c.stride + 1
         #expect(result.shape == [c.images, c.outChannels, outHeight, outWidth])
-        var expected = [Double]()
-        for n in 0 ..< c.images {
-            for o in 0 ..< c.outChannels {
-                for oy in 0 ..< outHeight {
-                    for ox in 0 ..< outWidth {
-                        var sum = bias.map { Double($0[o]) } ?? 0
-                        for ci in 0 ..< c.channels {
-                            for ky in 0 ..< c.kernel {
-                                for kx in 0 ..< c.kernel {
-                                    let iy = oy * c.stride + ky - c.padding
-                                    let ix = ox * c.stride + kx - c.padding
-                                    guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
-                                    let input = x[((n * c.channels + ci) * c.height + iy) * c.width + ix]
-                                    let tap = weight[((o * c.channels + ci) * c.kernel + ky) * c.kernel + kx]
-                                    sum += Double(input) * Double(tap)
-                                }
-                            }
-                        }
-                        expected.append(sum)
-                    }
-                }
-            }
-        }
+        let expected = referenceConv2d(x, weight: weight, bias: bias, images: c.images, channels: c.channels,
+                                       height: c.height, width: c.width, outChannels: c.outChannels, kernel: c.kernel,
+                                       stride: c.stride, padding: c.padding)
         try expectClose(backend.download(result), expected)
     }
 
@@ -209,25 +189,9 @@ struct GemmOpsTests {
         let bias = withBias ? random.values(c.outChannels) : nil
         let outFrames = c.frames + 2 * c.padding - c.taps + 1
 
-        var expected = [Double]()
-        for b in 0 ..< c.batch {
-            for o in 0 ..< c.outChannels {
-                for f in 0 ..< outFrames {
-                    for pixel in 0 ..< plane {
-                        var sum = bias.map { Double($0[o]) } ?? 0
-                        for ci in 0 ..< c.channels {
-                            for k in 0 ..< c.taps {
-                                let frame = f + k - c.padding
-                                guard frame >= 0, frame < c.frames else { continue }
-                                sum += Double(x[((b * c.channels + ci) * c.frames + frame) * plane + pixel])
-                                    * Double(weight[(o * c.channels + ci) * c.taps + k])
-                            }
-                        }
-                        expected.append(sum)
-                    }
-                }
-            }
-        }
+        let expected = referenceTemporalConv(x, weight: weight, bias: bias, batch: c.batch, channels: c.channels,
+                                             frames: c.frames, plane: plane, outChannels: c.outChannels, taps: c.taps,
+                                             padding: c.padding)
         // Both weight layouts diffusers checkpoints produce: Conv3d's and a squeezed one.
         for weightShape in [[c.outChannels, c.channels, c.taps, 1, 1], [c.outChannels, c.channels, c.taps]] {
             let result = try backend.temporalConv(

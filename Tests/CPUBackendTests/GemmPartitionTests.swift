@@ -121,27 +121,9 @@ struct GemmPartitionTests {
         let outHeight = (c.height + 2 * c.padding - c.kernel) / c.stride + 1
         let outWidth = (c.width + 2 * c.padding - c.kernel) / c.stride + 1
         #expect(result.shape == [c.images, c.outChannels, outHeight, outWidth])
-        var expected = [Double]()
-        for image in 0 ..< c.images {
-            for o in 0 ..< c.outChannels {
-                for oy in 0 ..< outHeight {
-                    for ox in 0 ..< outWidth {
-                        var sum = Double(bias[o])
-                        for ci in 0 ..< c.channels {
-                            for ky in 0 ..< c.kernel {
-                                for kx in 0 ..< c.kernel {
-                                    let iy = oy * c.stride + ky - c.padding, ix = ox * c.stride + kx - c.padding
-                                    guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
-                                    sum += Double(x[((image * c.channels + ci) * c.height + iy) * c.width + ix])
-                                        * Double(weight[((o * c.channels + ci) * c.kernel + ky) * c.kernel + kx])
-                                }
-                            }
-                        }
-                        expected.append(sum)
-                    }
-                }
-            }
-        }
+        let expected = referenceConv2d(x, weight: weight, bias: bias, images: c.images, channels: c.channels,
+                                       height: c.height, width: c.width, outChannels: c.outChannels, kernel: c.kernel,
+                                       stride: c.stride, padding: c.padding)
         try expectClose(backend.download(result), expected)
     }
 
@@ -160,25 +142,9 @@ struct GemmPartitionTests {
             backend.upload(x, shape: [batch, channels, frames, height, width]),
             weight: backend.upload(weight, shape: [outChannels, channels, taps]),
             bias: backend.upload(bias, shape: [outChannels]), padding: padding)
-        var expected = [Double]()
-        for b in 0 ..< batch {
-            for o in 0 ..< outChannels {
-                for f in 0 ..< frames {
-                    for pixel in 0 ..< plane {
-                        var sum = Double(bias[o])
-                        for ci in 0 ..< channels {
-                            for k in 0 ..< taps {
-                                let frame = f + k - padding
-                                guard frame >= 0, frame < frames else { continue }
-                                sum += Double(x[((b * channels + ci) * frames + frame) * plane + pixel])
-                                    * Double(weight[(o * channels + ci) * taps + k])
-                            }
-                        }
-                        expected.append(sum)
-                    }
-                }
-            }
-        }
+        let expected = referenceTemporalConv(x, weight: weight, bias: bias, batch: batch, channels: channels,
+                                             frames: frames, plane: plane, outChannels: outChannels, taps: taps,
+                                             padding: padding)
         try expectClose(backend.download(result), expected)
     }
 
