@@ -3,6 +3,23 @@ import Tensor
 // Group and layer normalisation.
 extension VulkanBackend {
     public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
+        try groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon, activationCode: 0)
+    }
+
+    /// The norm with the activation applied by the same shader, before the value is stored
+    /// (`group_norm.comp`'s `ACTIVATION`).
+    public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float,
+                          activation: Activation) throws -> Tensor {
+        let code: UInt32 = switch activation {
+        case .silu: 1
+        case .gelu: 2
+        case .geluTanh: 3
+        }
+        return try groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon, activationCode: code)
+    }
+
+    private func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float,
+                           activationCode: UInt32) throws -> Tensor {
         let (samples, _) = try Shape.groupNorm(x.shape, groups: groups, weight: weight?.shape, bias: bias?.shape)
         let (channels, plane) = (x.shape[1], x.shape.dropFirst(2).reduce(1, *))
         guard x.count > 0 else { return try makeTensor(x.shape) }
@@ -10,7 +27,8 @@ extension VulkanBackend {
         try context.dispatch(.groupStats, buffers: [bound(x), bound(statistics)],
                              push: [samples, channels, plane, groups, 0].map { UInt32($0) },
                              groups: Self.perRowGroups(samples * groups))
-        return try normalize(x, groups: groups, statistics: statistics, weight: weight, bias: bias, epsilon: epsilon)
+        return try normalize(x, groups: groups, statistics: statistics, weight: weight, bias: bias, epsilon: epsilon,
+                             activationCode: activationCode)
     }
 
     /// Per (sample, group) sums, derived in float64 from the device's f32 two-pass mean and
@@ -53,13 +71,15 @@ extension VulkanBackend {
         return try normalize(x, groups: groups, statistics: statistics, weight: weight, bias: bias, epsilon: epsilon)
     }
 
-    /// `(x - mean) / sqrt(variance + epsilon) * weight + bias` with `statistics [N * groups, 2]` = (mean, variance).
+    /// `(x - mean) / sqrt(variance + epsilon) * weight + bias` with `statistics [N * groups, 2]` = (mean, variance),
+    /// then the activation `group_norm.comp` numbers `activationCode` (0: none).
     private func normalize(_ x: Tensor, groups: Int, statistics: Tensor, weight: Tensor?, bias: Tensor?,
-                           epsilon: Float) throws -> Tensor {
+                           epsilon: Float, activationCode: UInt32 = 0) throws -> Tensor {
         let channels = x.shape[1]
         let out = try makeTensor(x.shape)
         let plane = x.shape.dropFirst(2).reduce(1, *)
-        try context.dispatch(.groupNorm, buffers: [bound(x), bound(statistics), bound(weight), bound(bias), bound(out)],
+        try context.dispatch(.groupNorm, constants: [0: activationCode],
+                             buffers: [bound(x), bound(statistics), bound(weight), bound(bias), bound(out)],
                              push: [UInt32(x.count), UInt32(channels), UInt32(plane), UInt32(groups), Self.bits(epsilon),
                                     weight == nil ? 0 : 1, bias == nil ? 0 : 1],
                              groups: Self.gridStrideGroups(x.count))

@@ -44,6 +44,31 @@ struct NormalizationParityTests {
         Parity.expectScaled(out, tolerance: Self.tolerance, "groupNorm \(c.testDescription) affine \(affine)")
     }
 
+    /// The norm with its activation applied in the same shader (`group_norm.comp`'s ACTIVATION)
+    /// against the CPU backend's fused op: the norm's error above, through activations whose
+    /// slopes stay below 1.13, plus the activations' own (pointwise parity: ~4e-6 relative).
+    @Test(arguments: [groupCases[0], groupCases[3], groupCases[4]], [Activation.silu, .gelu, .geluTanh])
+    func groupNormWithActivation(_ c: GroupCase, activation: Activation) throws {
+        let channels = c.shape[1]
+        let x = try Parity.pair(c.shape, seed: 64, spread: 2, offset: 0.5)
+        let weight = try Parity.pair([channels], seed: 65, spread: 1, offset: 1)
+        let bias = try Parity.pair([channels], seed: 66, spread: 0.5)
+        let out = try Parity.run { backend, side in
+            try backend.groupNorm(x[side], groups: c.groups, weight: weight[side], bias: bias[side], epsilon: 1e-5,
+                                  activation: activation)
+        }
+        Parity.expectScaled(out, tolerance: 2 * Self.tolerance, "groupNorm \(c.testDescription) + \(activation)")
+        // And what the two ops give on the device.
+        let vulkan = try Parity.vulkan()
+        let fused = try vulkan.download(vulkan.groupNorm(x.vulkan, groups: c.groups, weight: weight.vulkan,
+                                                         bias: bias.vulkan, epsilon: 1e-5, activation: activation))
+        let separate = try vulkan.download(vulkan.activation(
+            vulkan.groupNorm(x.vulkan, groups: c.groups, weight: weight.vulkan, bias: bias.vulkan, epsilon: 1e-5),
+            activation))
+        let difference = zip(fused, separate).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+        #expect(difference <= 1e-6 * max(1, separate.reduce(0) { max($0, abs($1)) }), "fused vs two ops: \(difference)")
+    }
+
     /// A mean 1,000 standard deviations from zero, where `E[x²] - E[x]²` in f32 would lose the
     /// variance. Tolerance 3e-4 absolute: an ulp of the mean near 1000 is 6.1e-5 and each
     /// backend rounds its mean to f32 differently (within about an ulp), which the
