@@ -12,6 +12,12 @@
 // shared memory (k-major, row stride 66 floats: conflict-free stores and reads), with the
 // next tile prefetched into registers while the current one is multiplied.
 // Out-of-range loads read as zero; out-of-range stores are skipped, so any M, N, K >= 1 works.
+//
+// With GEGLU = 1 (specialization constant 3) the op is diffusers' GEGLU projection and gate,
+// out[M, N/2] = h * gelu(g) with (h, g) the two halves of x * weight^T + bias: a tile's 64
+// columns are 32 outputs' hidden columns (tile columns 0-31) and their gate columns (32-63), so
+// each invocation holds an output's h in acc[i][j] and its g in acc[i][j + 2] and stores only
+// the gated value; the [M, N] projection never reaches memory.
 
 layout(local_size_x = 16, local_size_y = 16, local_size_z = 1) in;
 
@@ -23,6 +29,7 @@ layout(set = 0, binding = 1) readonly buffer WeightHalfBuffer { uint data[]; } w
 // Specialization constant 2: 1 when the weights are stored as f16 (half the memory and
 // bandwidth; arithmetic stays f32), 0 for f32.
 layout(constant_id = 2) const uint WEIGHT_F16 = 0u;
+layout(constant_id = 3) const uint GEGLU = 0u;
 
 float weightAt(uint i) {
     if (WEIGHT_F16 != 0u) {
@@ -48,12 +55,28 @@ const uint STRIDE = 66u; // shared row stride (floats): 64 + 2 padding
 shared float aTile[TILE_K * STRIDE]; // [k][row]
 shared float bTile[TILE_K * STRIDE]; // [k][column]
 
+// The projection column (weight row, bias entry) behind tile column c (0 ..< 64) of workgroup
+// column tile `tile`, and whether it exists.
+uint projectionColumn(uint tile, uint c) {
+    if (GEGLU != 0u) {
+        return tile * 32u + (c & 31u) + (c >= 32u ? p.N / 2u : 0u);
+    }
+    return tile * TILE_N + c;
+}
+
+bool projectionColumnExists(uint tile, uint c) {
+    if (GEGLU != 0u) {
+        return tile * 32u + (c & 31u) < p.N / 2u;
+    }
+    return tile * TILE_N + c < p.N;
+}
+
 void main() {
     const uint tx = gl_LocalInvocationID.x;
     const uint ty = gl_LocalInvocationID.y;
     const uint t = ty * 16u + tx;
     const uint rowBase = gl_WorkGroupID.y * TILE_M;
-    const uint colBase = gl_WorkGroupID.x * TILE_N;
+    const uint tile = gl_WorkGroupID.x;
 
     // Load mapping (both operands are row-major with K contiguous): 16 consecutive
     // invocations read 16 consecutive k of one row; rows loadRow + 16*l.
@@ -62,10 +85,9 @@ void main() {
 
     float acc[4][4];
     for (uint j = 0u; j < 4u; ++j) {
-        const uint col = colBase + tx + 16u * j;
         float b = 0.0;
-        if (p.hasBias != 0u && col < p.N) {
-            b = biasBuf.data[col];
+        if (p.hasBias != 0u && projectionColumnExists(tile, tx + 16u * j)) {
+            b = biasBuf.data[projectionColumn(tile, tx + 16u * j)];
         }
         for (uint i = 0u; i < 4u; ++i) {
             acc[i][j] = b;
@@ -79,13 +101,12 @@ void main() {
         bNext[l] = 0.0;
         const uint k = loadK;
         const uint row = rowBase + loadRow + 16u * l;
-        const uint col = colBase + loadRow + 16u * l;
         if (k < p.K) {
             if (row < p.M) {
                 aNext[l] = xBuf.data[row * p.K + k];
             }
-            if (col < p.N) {
-                bNext[l] = weightAt(col * p.K + k);
+            if (projectionColumnExists(tile, loadRow + 16u * l)) {
+                bNext[l] = weightAt(projectionColumn(tile, loadRow + 16u * l) * p.K + k);
             }
         }
     }
@@ -103,13 +124,12 @@ void main() {
             aNext[l] = 0.0;
             bNext[l] = 0.0;
             const uint row = rowBase + loadRow + 16u * l;
-            const uint col = colBase + loadRow + 16u * l;
             if (kNext < p.K) {
                 if (row < p.M) {
                     aNext[l] = xBuf.data[row * p.K + kNext];
                 }
-                if (col < p.N) {
-                    bNext[l] = weightAt(col * p.K + kNext);
+                if (projectionColumnExists(tile, loadRow + 16u * l)) {
+                    bNext[l] = weightAt(projectionColumn(tile, loadRow + 16u * l) * p.K + kNext);
                 }
             }
         }
@@ -135,10 +155,20 @@ void main() {
     for (uint i = 0u; i < 4u; ++i) {
         const uint row = rowBase + ty + 16u * i;
         if (row < p.M) {
-            for (uint j = 0u; j < 4u; ++j) {
-                const uint col = colBase + tx + 16u * j;
-                if (col < p.N) {
-                    outBuf.data[row * p.N + col] = acc[i][j];
+            if (GEGLU != 0u) {
+                const uint width = p.N / 2u;
+                for (uint j = 0u; j < 2u; ++j) {
+                    const uint col = tile * 32u + tx + 16u * j;
+                    if (col < width) {
+                        outBuf.data[row * width + col] = acc[i][j] * gelu_erf(acc[i][j + 2u]);
+                    }
+                }
+            } else {
+                for (uint j = 0u; j < 4u; ++j) {
+                    const uint col = tile * TILE_N + tx + 16u * j;
+                    if (col < p.N) {
+                        outBuf.data[row * p.N + col] = acc[i][j];
+                    }
                 }
             }
         }

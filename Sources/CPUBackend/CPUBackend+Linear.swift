@@ -36,13 +36,10 @@ extension CPUBackend {
     /// its cache (bias first, then the GEMM accumulating onto it) and gates it straight into the
     /// output, so the `[rows, 2n]` projection, twice the output's size, never reaches main memory.
     public func linearGEGLU(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
-        let op = "linearGEGLU"
-        let (rows, outFeatures, inFeatures) = try checkLinear(x, weight: weight, bias: bias, op: op)
-        guard outFeatures % 2 == 0 else {
-            throw TensorError("\(op): the projection's \(outFeatures) outputs do not split into two halves")
-        }
+        let outShape = try Shape.linearGEGLU(x.shape, weight: weight.shape, bias: bias?.shape)
+        let (rows, outFeatures, inFeatures) = try checkLinear(x, weight: weight, bias: bias, op: "linearGEGLU")
         let width = outFeatures / 2
-        let (result, out) = makeTensor(Array(x.shape.dropLast()) + [width])
+        let (result, out) = makeTensor(outShape)
         guard result.count > 0 else { return result }
         // Blocks of about 1 MiB of projection, at least 16 rows (OpenBLAS's kernels want some).
         let blockRows = max(16, (1 << 18) / outFeatures)

@@ -15,6 +15,17 @@ extension Shape {
         return x.dropLast() + [weight[0]]
     }
 
+    /// `linearGEGLU`'s result: `linear`'s, with the last axis (`N`, even) halved.
+    public static func linearGEGLU(_ x: [Int], weight: [Int], bias: [Int]?) throws -> [Int] {
+        let op = "linearGEGLU"
+        var shape = try linear(x, weight: weight, bias: bias, op: op)
+        guard weight[0] % 2 == 0 else {
+            throw TensorError("\(op): the projection's \(weight[0]) outputs do not split into two halves")
+        }
+        shape[shape.count - 1] /= 2
+        return shape
+    }
+
     /// `conv2d`'s result: `x [N, C, H, W]`, `weight [O, C, KH, KW]`, `bias [O]`
     /// -> `[N, O, (H + 2 padding - KH) / stride + 1, (W + 2 padding - KW) / stride + 1]`.
     public static func conv2d(_ x: [Int], weight: [Int], bias: [Int]?, stride: Int, padding: Int) throws -> [Int] {

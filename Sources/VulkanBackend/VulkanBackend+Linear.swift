@@ -16,6 +16,23 @@ extension VulkanBackend {
         return out
     }
 
+    /// `geglu(linear(x, weight: weight, bias: bias))` in one dispatch: `linear.comp` with `GEGLU`,
+    /// which gates each output in registers, so the `[..., 2n]` projection is never stored.
+    public func linearGEGLU(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+        let outShape = try Shape.linearGEGLU(x.shape, weight: weight.shape, bias: bias?.shape)
+        let k = x.shape[x.rank - 1], n = weight.shape[0]
+        if k == 0 { return try geglu(linear(x, weight: weight, bias: bias)) }
+        let m = x.count / k
+        let out = try makeTensor(outShape)
+        guard out.count > 0 else { return out }
+        let (weightBuffer, weightConstants) = boundWeight(weight)
+        try context.dispatch(.linear, constants: weightConstants.merging([3: 1]) { current, _ in current },
+                             buffers: [bound(x), weightBuffer, bound(bias), bound(out)],
+                             push: [UInt32(m), UInt32(n), UInt32(k), bias == nil ? 0 : 1],
+                             groups: ((n / 2 + 31) / 32, (m + 63) / 64, 1))
+        return out
+    }
+
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) throws -> Tensor {
         let outShape = try Shape.conv2d(x.shape, weight: weight.shape, bias: bias?.shape, stride: stride, padding: padding)
         let (batch, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])

@@ -47,6 +47,28 @@ struct GemmParityTests {
         Parity.expectScaled(out, tolerance: Self.tolerance, "linear \(c.testDescription) bias \(hasBias)")
     }
 
+    /// The fused projection + GEGLU (`linear.comp` with GEGLU: 32 outputs per tile, their hidden
+    /// and gate columns side by side) against the CPU's fused op: the GEMM's error above through
+    /// `h * gelu(g)` (|d/dh| = |gelu(g)| and |d/dg| = |h gelu'(g)| stay within the outputs'
+    /// scale for these O(10) projections), plus gelu's own (~4e-6 relative).
+    @Test(arguments: [
+        LinearCase(input: [1, 1], outputs: 2),
+        LinearCase(input: [70, 33], outputs: 66),  // 33 outputs: a second, nearly empty column tile
+        LinearCase(input: [65, 17], outputs: 128),  // exactly two column tiles, M straddles a row tile
+        LinearCase(input: [2, 33, 40], outputs: 258),
+    ], [false, true])
+    func linearGEGLU(_ c: LinearCase, bias hasBias: Bool) throws {
+        let k = c.input.last!
+        let x = try Parity.pair(c.input, seed: 5)
+        let weight = try Parity.pair([c.outputs, k], seed: 6)
+        let bias = hasBias ? try Parity.pair([c.outputs], seed: 7) : nil
+        let out = try Parity.run { backend, side in
+            try backend.linearGEGLU(x[side], weight: weight[side], bias: bias?[side])
+        }
+        #expect(out.vulkanShape == Array(c.input.dropLast()) + [c.outputs / 2])
+        Parity.expectScaled(out, tolerance: 2 * Self.tolerance, "linearGEGLU \(c.testDescription) bias \(hasBias)")
+    }
+
     /// No rows: an empty result. No input features: the bias (or zeros) in every row, which
     /// the Vulkan backend builds without the GEMM kernel (checked against the definition, as
     /// BLAS rejects K = 0 leading dimensions).
