@@ -110,12 +110,9 @@ extension CPUBackend {
         // giving every thread a share.
         let patchBudget = g.isPointwise ? pixels : max(g.outWidth, (1 << 17) / max(g.patchSize, 1))
         var bandRows = max(1, min(g.outHeight, patchBudget / g.outWidth))
-        if g.images < WinogradLayout.minimumBands {
-            // Too few images to go round the threads of a typical machine: cut each into bands.
-            // Never from the thread count itself: the bands fix the GEMMs' shapes, and
-            // OpenBLAS's rounding may depend on them, while a result must not depend on how
-            // many threads computed it.
-            let bandsPerImage = (WinogradLayout.minimumBands + g.images - 1) / g.images
+        if g.images < ConvolutionGeometry.minimumBands {
+            // Too few images to go round: cut each into bands.
+            let bandsPerImage = (ConvolutionGeometry.minimumBands + g.images - 1) / g.images
             bandRows = min(bandRows, max(1, (g.outHeight + bandsPerImage - 1) / bandsPerImage))
         }
         let bands = (g.outHeight + bandRows - 1) / bandRows
@@ -197,6 +194,12 @@ struct ConvolutionGeometry {
     var outWidth: Int { Self.outExtent(width, kernel: kernelWidth, stride: stride, padding: padding) }
     /// Rows of the patch matrix: one per input channel and kernel tap.
     var patchSize: Int { channels * kernelHeight * kernelWidth }
+    /// Work items a convolution is cut into at least (bands of rows, or of tile rows), when it
+    /// is large enough: enough to go round the threads of a typical machine. Never derived from
+    /// the thread count itself: the bands fix the GEMMs' shapes, OpenBLAS's rounding may depend
+    /// on them, and a result must not depend on how many threads computed it.
+    static let minimumBands = 16
+
     /// A 1x1, stride 1, unpadded convolution: the input image already is the patch matrix.
     var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
     /// A 3x3, stride 1, padding 1 convolution with enough channels for Winograd's F(2x2, 3x3)

@@ -88,9 +88,6 @@ struct WinogradLayout {
     /// Floats of transformed input and products a band may hold (2 MiB, a core's L2 on current
     /// x86 servers): the GEMMs read the band's tiles straight after the transform wrote them.
     static let bandBudget = 1 << 19
-    /// Bands a call is cut into at least (when it has that many tile rows); the im2col path
-    /// cuts its images into as many.
-    static let minimumBands = 16
 
     init(geometry g: ConvolutionGeometry) {
         geometry = g
@@ -98,10 +95,9 @@ struct WinogradLayout {
         tilesY = (g.height + 1) / 2
         tileRows = g.images * tilesY
         let rows = max(1, Self.bandBudget / (16 * (g.channels + g.outChannels) * tilesX))
-        // Enough bands to go round the threads of a typical machine. Never from the thread
-        // count itself: the bands fix the GEMMs' shapes, and OpenBLAS's rounding may depend on
-        // them, while a result must not depend on how many threads computed it.
-        bandTileRows = min(rows, max(1, (tileRows + Self.minimumBands - 1) / Self.minimumBands))
+        // Enough bands to go round (see `ConvolutionGeometry.minimumBands`).
+        let minimumBands = ConvolutionGeometry.minimumBands
+        bandTileRows = min(rows, max(1, (tileRows + minimumBands - 1) / minimumBands))
         bands = (tileRows + bandTileRows - 1) / bandTileRows
     }
 }
