@@ -106,9 +106,11 @@ extension CPUBackend {
                                  out: UnsafeMutablePointer<Float>, geometry g: ConvolutionGeometry) {
         let pixels = g.outHeight * g.outWidth
         // Bands of about 512 KiB of patch matrix, so it stays in a core's L2 cache between im2col
-        // and the GEMM; pointwise convolutions read the image itself and need no banding beyond
-        // giving every thread a share.
-        let patchBudget = g.isPointwise ? pixels : max(g.outWidth, (1 << 17) / max(g.patchSize, 1))
+        // and the GEMM, but at least `minimumColumns` wide: OpenBLAS packs the [O, C*KH*KW]
+        // weights in every call, which only pays over enough columns. Pointwise convolutions
+        // read the image itself and need no banding beyond giving every thread a share.
+        let patchBudget = g.isPointwise ? pixels
+            : max(g.outWidth, ConvolutionGeometry.minimumColumns, (1 << 17) / max(g.patchSize, 1))
         var bandRows = max(1, min(g.outHeight, patchBudget / g.outWidth))
         if g.images < ConvolutionGeometry.minimumBands {
             // Too few images to go round: cut each into bands.
@@ -199,6 +201,8 @@ struct ConvolutionGeometry {
     /// the thread count itself: the bands fix the GEMMs' shapes, OpenBLAS's rounding may depend
     /// on them, and a result must not depend on how many threads computed it.
     static let minimumBands = 16
+    /// Output columns (pixels) an im2col band holds at least: the width of its GEMM.
+    static let minimumColumns = 128
 
     /// A 1x1, stride 1, unpadded convolution: the input image already is the patch matrix.
     var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }

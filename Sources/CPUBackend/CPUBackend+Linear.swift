@@ -38,11 +38,15 @@ extension CPUBackend {
     public func linearGEGLU(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
         let outShape = try Shape.linearGEGLU(x.shape, weight: weight.shape, bias: bias?.shape)
         let (rows, outFeatures, inFeatures) = try checkLinear(x, weight: weight, bias: bias, op: "linearGEGLU")
+        // Fusing pays where the projection is bound by memory traffic (few input features);
+        // with more, the GEMM is bound by arithmetic and runs best as one large call.
+        guard inFeatures <= Self.maximumFusedGEGLUInputs else { return try geglu(linear(x, weight: weight, bias: bias)) }
         let width = outFeatures / 2
         let (result, out) = makeTensor(outShape)
         guard result.count > 0 else { return result }
-        // Blocks of about 1 MiB of projection, at least 16 rows (OpenBLAS's kernels want some).
-        let blockRows = max(16, (1 << 18) / outFeatures)
+        // Blocks of about 1 MiB of projection, at least 256 rows: OpenBLAS packs the weights in
+        // every call, which only pays over enough rows.
+        let blockRows = max(256, (1 << 18) / outFeatures)
         let blocks = (rows + blockRows - 1) / blockRows
         let input = x.cpu, weights = weight.cpu, biasValues = bias?.cpu
         keepBLASSingleThreaded()
@@ -70,6 +74,12 @@ extension CPUBackend {
         }
         return result
     }
+
+    /// Input features up to which ``linearGEGLU(_:weight:bias:)`` runs fused. With few inputs the
+    /// projection is bound by memory traffic, which fusing saves; with many it is bound by
+    /// arithmetic, and the blocks' repeated packing of the weights costs more than the traffic
+    /// (measured on the medium and VideoCrafter2-sized feed-forward shapes: slower from 256).
+    static let maximumFusedGEGLUInputs = 128
 
     /// Checks `linear`'s operands and returns its GEMM extents: rows of `x`, output and input features.
     private func checkLinear(_ x: Tensor, weight: Tensor, bias: Tensor?, op: String) throws

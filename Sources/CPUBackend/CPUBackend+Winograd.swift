@@ -88,6 +88,8 @@ struct WinogradLayout {
     /// Floats of transformed input and products a band may hold (2 MiB, a core's L2 on current
     /// x86 servers): the GEMMs read the band's tiles straight after the transform wrote them.
     static let bandBudget = 1 << 19
+    /// Tiles a band holds at least (the width of its GEMMs), cache budget or not.
+    static let minimumTiles = 128
 
     init(geometry g: ConvolutionGeometry) {
         geometry = g
@@ -95,9 +97,13 @@ struct WinogradLayout {
         tilesY = (g.height + 1) / 2
         tileRows = g.images * tilesY
         let rows = max(1, Self.bandBudget / (16 * (g.channels + g.outChannels) * tilesX))
-        // Enough bands to go round (see `ConvolutionGeometry.minimumBands`).
+        // Enough bands to go round (see `ConvolutionGeometry.minimumBands`), but never GEMMs
+        // narrower than `minimumTiles`: OpenBLAS packs the [O, C] weights in every call, which
+        // only pays over enough columns (with many channels the cache budget alone would
+        // allow a handful of tiles).
         let minimumBands = ConvolutionGeometry.minimumBands
-        bandTileRows = min(rows, max(1, (tileRows + minimumBands - 1) / minimumBands))
+        let spread = min(rows, (tileRows + minimumBands - 1) / minimumBands)
+        bandTileRows = max(1, spread, min(tileRows, (Self.minimumTiles + tilesX - 1) / tilesX))
         bands = (tileRows + bandTileRows - 1) / bandTileRows
     }
 }

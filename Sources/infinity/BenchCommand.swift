@@ -23,6 +23,13 @@ enum BenchCommand {
       Times the CPU backend's attention op with each variant of its kernels this CPU runs (AVX2,
       AVX-512), interleaved: the median and best time of each and the speed-up over AVX2.
       Defaults: the small benchmark config's spatial self-attention at 16 frames, 32x32.
+    usage: infinity bench linear [--rows M] [--in K] [--out N] [--geglu] [--threads N] [--iterations N]
+      Times the CPU backend's linear op on [M, K] x [N, K]^T; with --geglu, the feed-forward
+      projection and GEGLU gate as two ops and as the fused op, side by side.
+    usage: infinity bench conv2d [--images N] [--channels C] [--height H] [--width W] [--out-channels O]
+                                [--kernel K] [--stride S] [--threads N] [--iterations N]
+      Times the CPU backend's conv2d (padding K/2; Winograd for 3x3 stride 1 with 16+ channels,
+      im2col otherwise) and its rate in direct-convolution GFLOP/s.
     """
 
     static func run(_ arguments: ArraySlice<String>) async throws {
@@ -38,6 +45,8 @@ enum BenchCommand {
         case "unet": try await unet(arguments.dropFirst())
         case "parallel": try await parallel(arguments.dropFirst())
         case "attention": try attention(arguments.dropFirst())
+        case "linear": try linear(arguments.dropFirst())
+        case "conv2d": try conv2d(arguments.dropFirst())
         default: throw Arguments.Failure(description: "unknown benchmark '\(kind)'\n\(usage)")
         }
     }
@@ -92,49 +101,6 @@ enum BenchCommand {
     /// Resets the peak resident set to the current one (Linux: write 5 to clear_refs).
     static func resetPeakResident() {
         try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
-    }
-
-    /// `bench attention`: the CPU attention op's time with each kernel variant, side by side.
-    static func attention(_ arguments: ArraySlice<String>) throws {
-        let options = try Arguments(arguments, options: ["batch", "queries", "keys", "heads", "head-width", "threads",
-                                                         "iterations"])
-        let batch = try options.int("batch", default: 32, range: 1 ... 65_536)
-        let queries = try options.int("queries", default: 1024, range: 1 ... 1_000_000)
-        let keys = try options.int("keys", default: queries, range: 1 ... 1_000_000)
-        let heads = try options.int("heads", default: 4, range: 1 ... 1024)
-        let headWidth = try options.int("head-width", default: 8, range: 1 ... 1024)
-        let threads = try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024)
-        let iterations = try options.int("iterations", default: 10, range: 1 ... 10_000)
-        try CPUBackend.checkSupported()
-
-        var generator = TorchGenerator(seed: 0)
-        let width = heads * headWidth
-        let query = generator.randn(count: batch * queries * width)
-        let key = generator.randn(count: batch * keys * width)
-        let value = generator.randn(count: batch * keys * width)
-        let variants = try CPUBackend.InstructionSet.supported.map { kernels in
-            let backend = CPUBackend(threads: threads, instructionSet: kernels)
-            return (backend, try backend.upload(query, shape: [batch, queries, width]),
-                    try backend.upload(key, shape: [batch, keys, width]), try backend.upload(value, shape: [batch, keys, width]))
-        }
-        say("attention  query [\(batch), \(queries), \(width)]  keys \(keys)  heads \(heads) x \(headWidth)  "
-            + "\(threads) threads  iterations=\(iterations)")
-        var times = Array(repeating: [Double](), count: variants.count)
-        // Interleaved, after one warm-up call each, so that a change in the machine's load
-        // affects every variant alike.
-        for iteration in 0 ... iterations {
-            for (index, (backend, q, k, v)) in variants.enumerated() {
-                let start = DispatchTime.now().uptimeNanoseconds
-                _ = try backend.attention(query: q, key: k, value: v, heads: heads,
-                                          scale: 1 / Float(headWidth).squareRoot(), bias: nil)
-                if iteration > 0 { times[index].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
-            }
-        }
-        let medians = times.map { $0.sorted()[$0.count / 2] }
-        for (index, (backend, _, _, _)) in variants.enumerated() {
-            say("  \(backend.instructionSet.description.padding(to: 8)) median \(fixed(1000 * medians[index], 2)) ms   "
-                + "best \(fixed(1000 * times[index].min()!, 2)) ms   speed-up \(fixed(medians[0] / medians[index], 2))x")
-        }
     }
 
     /// `bench unet`: one UNet forward's time, optionally per op.

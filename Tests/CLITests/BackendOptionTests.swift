@@ -4,7 +4,7 @@ import Testing
 
 /// The backend flags from the command line: `--backend vulkan` (on lavapipe in CI) generates what
 /// the CPU backend does within rounding, `infinity devices` lists the device, flags that do not
-/// fit the chosen backend are refused by name, and `bench attention` times the CPU kernel variants.
+/// fit the chosen backend are refused by name, and the op benchmarks time the CPU kernel choices.
 @Suite("backend flags")
 struct BackendOptionTests {
     static func generate(_ backend: [String], out: String) throws -> (status: Int32, output: String, error: String) {
@@ -65,5 +65,27 @@ struct BackendOptionTests {
         #expect(variants.first == "AVX2", "\(result.output)")
         #expect(variants.count >= 1 && variants.count <= 2, "\(result.output)")
         #expect(lines.dropFirst().allSatisfy { $0.contains(" ms   best ") && $0.hasSuffix("x") }, "\(result.output)")
+    }
+
+    @Test("bench linear and conv2d print their variants' times and rates", arguments: [
+        (["linear", "--rows", "300", "--in", "16", "--out", "64", "--geglu"], ["two ops", "fused"]),
+        (["linear", "--rows", "30", "--in", "16", "--out", "8"], ["linear"]),
+        (["conv2d", "--images", "2", "--channels", "16", "--height", "9", "--width", "7"], ["conv2d"]),
+        (["conv2d", "--images", "1", "--channels", "4", "--height", "8", "--width", "8", "--stride", "2"], ["conv2d"]),
+    ])
+    func benchOps(arguments: [String], variants: [String]) throws {
+        let result = try CLITests.run(["bench"] + arguments + ["--threads", "2", "--iterations", "2"])
+        #expect(result.status == 0, "\(result.error)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix(arguments[0]) == true, "\(result.output)")
+        #expect(lines.count == variants.count + 1
+                && zip(lines.dropFirst(), variants).allSatisfy { $0.hasPrefix("  \($1) ") }, "\(result.output)")
+        #expect(lines.dropFirst().allSatisfy { $0.contains(" GFLOP/s") }, "\(result.output)")
+    }
+
+    @Test func benchLinearRefusesAnOddGEGLUProjection() throws {
+        let result = try CLITests.run(["bench", "linear", "--out", "7", "--geglu"])
+        #expect(result.status == 1)
+        #expect(result.error.contains("--out must be even with --geglu"), "\(result.error)")
     }
 }

@@ -68,11 +68,13 @@ struct GemmOpsTests {
 
     /// The fused op against the two ops it replaces, which have their own references: equal
     /// within float rounding (the same GEMM, blocked differently), over row counts below, at and
-    /// across its blocks of rows (`2^18 / outFeatures`, at least 16), with and without bias.
+    /// across its blocks of rows (`2^18 / outFeatures`, at least 256), with and without bias, and
+    /// past the input width from which it runs the two ops.
     @Test(arguments: [
         LinearCase(inputShape: [1, 3], outFeatures: 2),
         LinearCase(inputShape: [2, 17, 32], outFeatures: 256),
-        LinearCase(inputShape: [150, 24], outFeatures: 4096),
+        LinearCase(inputShape: [600, 24], outFeatures: 4096),
+        LinearCase(inputShape: [5, 200], outFeatures: 6),
         LinearCase(inputShape: [3, 0, 8], outFeatures: 6),
     ], [false, true])
     func linearGEGLUMatchesLinearThenGEGLU(_ testCase: LinearCase, withBias: Bool) throws {
