@@ -95,10 +95,12 @@ let package = Package(
         // What several test targets share: fixture loading, comparisons, the built binary.
         .target(name: "TestSupport", dependencies: ["Model", "Parallel"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend", "CPUKernels", "CPUKernelsAVX2", "CPUKernelsAVX512"]),
+        .testTarget(name: "CPUBackendTests", dependencies: ["Tensor", "CPUBackend", "CPUKernels", "CPUKernelsAVX2", "CPUKernelsAVX512",
+                                                          "TestSupport"]),
         .testTarget(name: "VulkanBackendTests", dependencies: ["Tensor", "CPUBackend", "VulkanBackend", "Model", "Parallel", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "CPUBackend", "Model", "TestSupport"],
-                    resources: [.copy("Fixtures")]),
+                    // Read from the source tree (TestSupport.DiffusersFixtures), as the other targets do.
+                    exclude: ["Fixtures"]),
         .testTarget(name: "ParallelTests", dependencies: ["Tensor", "CPUBackend", "Model", "Parallel", "TestSupport"]),
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig", "NetworkAddress"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),

@@ -1,5 +1,6 @@
 import CPUBackend
 import Tensor
+import TestSupport
 import Testing
 
 /// `concat`, `permute`, `slice`, `repeatInterleave` and `upsampleNearest` against index-by-index
@@ -10,7 +11,7 @@ import Testing
     static func referencePermute(_ data: [Float], shape: [Int], _ permutation: [Int]) -> [Float] {
         let outShape = permutation.map { shape[$0] }
         return (0 ..< data.count).map { index in
-            let at = T.coordinates(index, in: outShape)
+            let at = coordinates(index, in: outShape)
             var source = [Int](repeating: 0, count: shape.count)
             for (outAxis, inAxis) in permutation.enumerated() { source[inAxis] = at[outAxis] }
             return data[T.linearIndex(source, in: shape)]
@@ -71,7 +72,7 @@ import Testing
         outShape[axis] = extents.reduce(0, +)
         #expect(result.shape == outShape)
         let expected = (0 ..< outShape.reduce(1, *)).map { index -> Float in
-            var at = T.coordinates(index, in: outShape)
+            var at = coordinates(index, in: outShape)
             var input = 0
             while at[axis] >= extents[input] { at[axis] -= extents[input]; input += 1 }
             return inputs[input].1[T.linearIndex(at, in: inputs[input].2)]
@@ -99,7 +100,7 @@ import Testing
         outShape[axis] = length
         #expect(result.shape == outShape)
         let expected = (0 ..< outShape.reduce(1, *)).map { index -> Float in
-            var at = T.coordinates(index, in: outShape)
+            var at = coordinates(index, in: outShape)
             at[axis] += start
             return data[T.linearIndex(at, in: shape)]
         }
@@ -115,7 +116,7 @@ import Testing
         outShape[axis] *= times
         #expect(result.shape == outShape)
         let expected = (0 ..< outShape.reduce(1, *)).map { index -> Float in
-            var at = T.coordinates(index, in: outShape)
+            var at = coordinates(index, in: outShape)
             at[axis] /= times
             return data[T.linearIndex(at, in: shape)]
         }
@@ -131,7 +132,7 @@ import Testing
         let outShape = [shape[0], shape[1], height, width]
         #expect(result.shape == outShape)
         let expected = (0 ..< outShape.reduce(1, *)).map { index -> Float in
-            let at = T.coordinates(index, in: outShape)
+            let at = coordinates(index, in: outShape)
             let y = at[2] * shape[2] / height, x = at[3] * shape[3] / width
             return data[T.linearIndex([at[0], at[1], y, x], in: shape)]
         }

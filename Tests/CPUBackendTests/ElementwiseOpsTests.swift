@@ -29,17 +29,6 @@ enum ElementwiseTesting {
         return (try backend.upload(data, shape: shape), data)
     }
 
-    /// Multi-index of `index` in a row-major `shape`.
-    static func coordinates(_ index: Int, in shape: [Int]) -> [Int] {
-        var rest = index
-        var result = [Int](repeating: 0, count: shape.count)
-        for axis in shape.indices.reversed() {
-            result[axis] = rest % shape[axis]
-            rest /= shape[axis]
-        }
-        return result
-    }
-
     /// Row-major linear index of `coordinates` in `shape`.
     static func linearIndex(_ coordinates: [Int], in shape: [Int]) -> Int {
         zip(coordinates, shape).reduce(0) { $0 * $1.1 + $1.0 }

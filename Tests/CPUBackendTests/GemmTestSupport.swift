@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 // Helpers shared by the GEMM-family op tests.
@@ -15,17 +16,11 @@ func expectClose(_ actual: [Float], _ expected: [Double], sourceLocation: Source
 
 /// A small deterministic generator (SplitMix64) of test values uniform in [-1, 1).
 struct TestRandom {
-    var state: UInt64
+    var stream: SplitMix64
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { stream = SplitMix64(state: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { stream.next() }
 
     mutating func values(_ count: Int) -> [Float] {
         (0 ..< count).map { _ in Float(next() >> 40) / Float(1 << 23) - 1 }

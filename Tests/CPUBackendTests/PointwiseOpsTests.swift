@@ -5,6 +5,7 @@ import Darwin
 #endif
 import CPUBackend
 import Tensor
+import TestSupport
 import Testing
 
 /// `activation`, `geglu`, `add` and `scale` against Double or exact Float references.
@@ -73,7 +74,7 @@ import Testing
         #expect(result.shape == aShape)
         let padded = [Int](repeating: 1, count: aShape.count - bShape.count) + bShape
         let expected = aData.indices.map { index -> Float in
-            let at = T.coordinates(index, in: aShape)
+            let at = coordinates(index, in: aShape)
             let bAt = zip(at, padded).map { $1 == 1 ? 0 : $0 }
             return aData[index] + bData[T.linearIndex(bAt, in: padded)]
         }

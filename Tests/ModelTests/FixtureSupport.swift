@@ -2,16 +2,12 @@ import CPUBackend
 import Foundation
 import Model
 import Tensor
+import TestSupport
 
 /// Access to the diffusers reference fixtures (see Fixtures/README.md for how they were made).
 enum Fixtures {
-    /// The fixture folder bundled with the tests.
-    static let root: String = {
-        guard let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil) else {
-            fatalError("ModelTests resource folder 'Fixtures' is missing from the test bundle")
-        }
-        return url.path
-    }()
+    /// The fixture folder, `Tests/ModelTests/Fixtures`.
+    static var root: String { DiffusersFixtures.root }
 
     /// `Fixtures/<components>`.
     static func path(_ components: String...) -> String {

@@ -11,22 +11,17 @@ import Darwin
 #endif
 import CPUBackend
 import Tensor
+import TestSupport
 import Testing
 @testable import VulkanBackend
 
 /// A SplitMix64 stream: reproducible test inputs without Foundation.
 struct SeededRandom {
-    private var state: UInt64
+    private var stream: SplitMix64
 
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 0x2545_F491_4F6C_DD1D }
+    init(seed: UInt64) { stream = SplitMix64(state: seed &* 0x9E37_79B9_7F4A_7C15 &+ 0x2545_F491_4F6C_DD1D) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { stream.next() }
 
     /// Uniform in [0, 1), 24 random bits.
     mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
@@ -174,16 +169,6 @@ enum Parity {
         expectElementwise(out, absolute: { _ in absolute }, relative: relative, label, sourceLocation: sourceLocation)
     }
 
-    /// Multi-index of `index` in a row-major `shape`.
-    static func coordinates(_ index: Int, in shape: [Int]) -> [Int] {
-        var rest = index
-        var result = [Int](repeating: 0, count: shape.count)
-        for axis in shape.indices.reversed() {
-            result[axis] = rest % shape[axis]
-            rest /= shape[axis]
-        }
-        return result
-    }
 }
 
 /// The comparisons themselves: each must flag a difference just past its bound (so a passing
