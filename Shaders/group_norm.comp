@@ -8,10 +8,12 @@
 // g = c / (C/G), n = i / (C*S), statistics of row n*G + g. weight and bias are read only when
 // hasWeight / hasBias are nonzero. Grid-stride over count = N*C*S. The specialization constant
 // ACTIVATION applies an activation to y before it is stored (a ResNet block's norm -> SiLU in one
-// pass): 0 none, 1 silu, 2 gelu (erf, exact), 3 gelu (tanh approximation), as pointwise.comp.
+// pass), numbered as common.glsl's activate (0 silu, 1 gelu, 2 gelu tanh); NONE (the default)
+// stores y as it is.
 
 layout(local_size_x = 256) in;
-layout(constant_id = 0) const uint ACTIVATION = 0;
+const uint NONE = 0xFFFFFFFFu;
+layout(constant_id = 0) const uint ACTIVATION = NONE;
 
 layout(set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(set = 0, binding = 1) readonly buffer Stats { float stats[]; };
@@ -39,13 +41,6 @@ void main() {
         }
         float shift = p.hasBias != 0 ? bias[c] : 0.0;
         precise float y = (x[i] - mean) * scale + shift;
-        if (ACTIVATION == 1) {
-            y = silu(y);
-        } else if (ACTIVATION == 2) {
-            y = gelu_erf(y);
-        } else if (ACTIVATION == 3) {
-            y = gelu_tanh(y);
-        }
-        outValues[i] = y;
+        outValues[i] = activate(ACTIVATION, y);
     }
 }

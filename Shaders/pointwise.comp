@@ -19,16 +19,6 @@ layout(push_constant) uniform Push {
 void main() {
     for (uint i = gl_GlobalInvocationID.x; i < p.count; i += gl_NumWorkGroups.x * 256) {
         float v = x[i];
-        float y;
-        if (OP == 0) {
-            y = silu(v);
-        } else if (OP == 1) {
-            y = gelu_erf(v);
-        } else if (OP == 2) {
-            y = gelu_tanh(v);
-        } else {
-            y = v * p.factor;
-        }
-        outValues[i] = y;
+        outValues[i] = OP == 3 ? v * p.factor : activate(OP, v);
     }
 }

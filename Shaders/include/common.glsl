@@ -137,6 +137,20 @@ float silu(float x) {
     return y;
 }
 
+// The activation numbered `kind` (0 silu, 1 gelu with erf, 2 gelu with tanh; the numbering of
+// pointwise.comp's OP and group_norm.comp's ACTIVATION, and of VulkanBackend's Activation
+// codes); any other kind leaves x as it is.
+float activate(uint kind, float x) {
+    if (kind == 0u) {
+        return silu(x);
+    } else if (kind == 1u) {
+        return gelu_erf(x);
+    } else if (kind == 2u) {
+        return gelu_tanh(x);
+    }
+    return x;
+}
+
 // x - 2 pi k with k = round(x / 2 pi): a two-constant Cody-Waite reduction to about [-pi, pi].
 // 2 pi = C1 + C2 with C1 = 201 / 32 (8 significant bits), so k C1 and x - k C1 are exact for
 // |k| < 2^16 (|x| < ~411,000); the error is then the rounding of k C2 and of C2 itself, about

@@ -3,23 +3,19 @@ import Tensor
 // Group and layer normalisation.
 extension VulkanBackend {
     public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
-        try groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon, activationCode: 0)
+        try groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon, activationCode: nil)
     }
 
     /// The norm with the activation applied by the same shader, before the value is stored
     /// (`group_norm.comp`'s `ACTIVATION`).
     public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float,
                           activation: Activation) throws -> Tensor {
-        let code: UInt32 = switch activation {
-        case .silu: 1
-        case .gelu: 2
-        case .geluTanh: 3
-        }
-        return try groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon, activationCode: code)
+        try groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon,
+                      activationCode: Self.shaderCode(activation))
     }
 
     private func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float,
-                           activationCode: UInt32) throws -> Tensor {
+                           activationCode: UInt32?) throws -> Tensor {
         let (samples, _) = try Shape.groupNorm(x.shape, groups: groups, weight: weight?.shape, bias: bias?.shape)
         let (channels, plane) = (x.shape[1], x.shape.dropFirst(2).reduce(1, *))
         guard x.count > 0 else { return try makeTensor(x.shape) }
@@ -72,13 +68,14 @@ extension VulkanBackend {
     }
 
     /// `(x - mean) / sqrt(variance + epsilon) * weight + bias` with `statistics [N * groups, 2]` = (mean, variance),
-    /// then the activation `group_norm.comp` numbers `activationCode` (0: none).
+    /// then the activation with shader code `activationCode`, if any.
     private func normalize(_ x: Tensor, groups: Int, statistics: Tensor, weight: Tensor?, bias: Tensor?,
-                           epsilon: Float, activationCode: UInt32 = 0) throws -> Tensor {
+                           epsilon: Float, activationCode: UInt32? = nil) throws -> Tensor {
         let channels = x.shape[1]
         let out = try makeTensor(x.shape)
         let plane = x.shape.dropFirst(2).reduce(1, *)
-        try context.dispatch(.groupNorm, constants: [0: activationCode],
+        // No constant: the shader's default, no activation.
+        try context.dispatch(.groupNorm, constants: activationCode.map { [0: $0] } ?? [:],
                              buffers: [bound(x), bound(statistics), bound(weight), bound(bias), bound(out)],
                              push: [UInt32(x.count), UInt32(channels), UInt32(plane), UInt32(groups), Self.bits(epsilon),
                                     weight == nil ? 0 : 1, bias == nil ? 0 : 1],

@@ -5,29 +5,34 @@ import Tensor
 
 // Element-wise ops and the timestep embedding.
 extension VulkanBackend {
-    /// `pointwise.comp`'s `OP` specialization constant.
-    private enum PointwiseOp: UInt32 {
-        case silu = 0, gelu = 1, geluTanh = 2, scale = 3
-    }
+    /// `pointwise.comp`'s `OP` for `x * factor` (0-2 are the activations' shader codes).
+    private static let scaleOp: UInt32 = 3
 
-    private func pointwise(_ x: Tensor, _ op: PointwiseOp, factor: Float = 1) throws -> Tensor {
+    /// Runs `pointwise.comp` with `OP = op`.
+    private func pointwise(_ x: Tensor, _ op: UInt32, factor: Float = 1) throws -> Tensor {
         let out = try makeTensor(x.shape)
         guard out.count > 0 else { return out }
-        try context.dispatch(.pointwise, constants: [0: op.rawValue], buffers: [bound(x), bound(out)],
+        try context.dispatch(.pointwise, constants: [0: op], buffers: [bound(x), bound(out)],
                              push: [UInt32(x.count), Self.bits(factor)], groups: Self.gridStrideGroups(x.count))
         return out
     }
 
     public func activation(_ x: Tensor, _ activation: Activation) throws -> Tensor {
-        switch activation {
-        case .silu: try pointwise(x, .silu)
-        case .gelu: try pointwise(x, .gelu)
-        case .geluTanh: try pointwise(x, .geluTanh)
-        }
+        try pointwise(x, Self.shaderCode(activation))
     }
 
     public func scale(_ x: Tensor, by factor: Float) throws -> Tensor {
-        try pointwise(x, .scale, factor: factor)
+        try pointwise(x, Self.scaleOp, factor: factor)
+    }
+
+    /// `activation`'s number in the shaders (`common.glsl`'s `activate`: `pointwise.comp`'s `OP`,
+    /// `group_norm.comp`'s `ACTIVATION`).
+    static func shaderCode(_ activation: Activation) -> UInt32 {
+        switch activation {
+        case .silu: 0
+        case .gelu: 1
+        case .geluTanh: 2
+        }
     }
 
     public func geglu(_ x: Tensor) throws -> Tensor {
