@@ -9,7 +9,8 @@ extension CPUBackend {
     /// place of the separate pass OpenBLAS would make to clear the output for `beta = 0`
     /// (which it does make when there is no bias).
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
-        let (rows, outFeatures, inFeatures) = try checkLinear(x, weight: weight, bias: bias, op: "linear")
+        _ = try Shape.linear(x.shape, weight: weight.shape, bias: bias?.shape)
+        let (rows, outFeatures, inFeatures) = try gemmExtents(x, weight: weight, bias: bias, op: "linear")
 
         let (result, out) = makeTensor(Array(x.shape.dropLast()) + [outFeatures])
         guard let biasValues = bias?.cpu else {
@@ -37,7 +38,7 @@ extension CPUBackend {
     /// output, so the `[rows, 2n]` projection, twice the output's size, never reaches main memory.
     public func linearGEGLU(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
         let outShape = try Shape.linearGEGLU(x.shape, weight: weight.shape, bias: bias?.shape)
-        let (rows, outFeatures, inFeatures) = try checkLinear(x, weight: weight, bias: bias, op: "linearGEGLU")
+        let (rows, outFeatures, inFeatures) = try gemmExtents(x, weight: weight, bias: bias, op: "linearGEGLU")
         // Fusing pays where the projection is bound by memory traffic (few input features);
         // with more, the GEMM is bound by arithmetic and runs best as one large call.
         guard inFeatures <= Self.maximumFusedGEGLUInputs else { return try geglu(linear(x, weight: weight, bias: bias)) }
@@ -81,10 +82,11 @@ extension CPUBackend {
     /// (measured on the medium and VideoCrafter2-sized feed-forward shapes: slower from 256).
     static let maximumFusedGEGLUInputs = 128
 
-    /// Checks `linear`'s operands and returns its GEMM extents: rows of `x`, output and input features.
-    private func checkLinear(_ x: Tensor, weight: Tensor, bias: Tensor?, op: String) throws
+    /// The GEMM extents of `linear`'s operands, whose shapes the caller has checked by `Shape`'s
+    /// rule: rows of `x`, output and input features, after the CPU's own checks (f32 operands,
+    /// extents within BLAS's 32-bit integers).
+    private func gemmExtents(_ x: Tensor, weight: Tensor, bias: Tensor?, op: String) throws
         -> (rows: Int, outFeatures: Int, inFeatures: Int) {
-        _ = try Shape.linear(x.shape, weight: weight.shape, bias: bias?.shape, op: op)
         try requireF32([(x, "input"), (weight, "weight"), (bias, "bias")], op: op)
         let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
         let rows = x.shape.dropLast().reduce(1, *)
