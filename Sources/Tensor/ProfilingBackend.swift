@@ -20,11 +20,16 @@ public final class ProfilingBackend: Backend {
 
     /// The backend doing the work.
     public let base: any Backend
+    /// Whether entries are kept apart by operand shapes (`linear [32768, 32] x [96, 32]`) rather
+    /// than by op kind only.
+    public let separatesShapes: Bool
     private let entries = Mutex<[String: Entry]>([:])
 
-    /// Profiles `base`.
-    public init(_ base: any Backend) {
+    /// Profiles `base`; with `separatingShapes`, each distinct set of operand shapes of an op kind
+    /// gets its own entry.
+    public init(_ base: any Backend, separatingShapes: Bool = false) {
         self.base = base
+        self.separatesShapes = separatingShapes
     }
 
     public var name: String { base.name }
@@ -43,7 +48,10 @@ public final class ProfilingBackend: Backend {
         entries.withLock { $0.removeAll() }
     }
 
-    private func timed<Result>(_ op: String, _ body: () throws -> Result) throws -> Result {
+    private func timed<Result>(_ kind: String, _ operands: Tensor?..., body: () throws -> Result) throws -> Result {
+        let op = separatesShapes
+            ? ([kind] + operands.compactMap { $0.map { "\($0.shape)" } }).joined(separator: " ")
+            : kind
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -74,28 +82,28 @@ public final class ProfilingBackend: Backend {
     }
 
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
-        try timed("linear") { try base.linear(x, weight: weight, bias: bias) }
+        try timed("linear", x, weight) { try base.linear(x, weight: weight, bias: bias) }
     }
 
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) throws -> Tensor {
-        try timed("conv2d \(weight.shape[2])x\(weight.shape[3])") {
+        try timed("conv2d \(weight.shape[2])x\(weight.shape[3])", x, weight) {
             try base.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
         }
     }
 
     public func temporalConv(_ x: Tensor, weight: Tensor, bias: Tensor?, padding: Int) throws -> Tensor {
-        try timed("temporalConv") { try base.temporalConv(x, weight: weight, bias: bias, padding: padding) }
+        try timed("temporalConv", x, weight) { try base.temporalConv(x, weight: weight, bias: bias, padding: padding) }
     }
 
     public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float,
                           bias: Tensor?) throws -> Tensor {
-        try timed("attention (keys \(key.shape[1] <= 64 ? "<= 64" : "> 64"))") {
+        try timed("attention (keys \(key.shape[1] <= 64 ? "<= 64" : "> 64"))", query, key) {
             try base.attention(query: query, key: key, value: value, heads: heads, scale: scale, bias: bias)
         }
     }
 
     public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
-        try timed("groupNorm") { try base.groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon) }
+        try timed("groupNorm", x) { try base.groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon) }
     }
 
     public func groupSums(_ x: Tensor, groups: Int) throws -> GroupSums {
@@ -104,61 +112,61 @@ public final class ProfilingBackend: Backend {
 
     public func groupNorm(_ x: Tensor, groups: Int, mean: [Float], variance: [Float], weight: Tensor?, bias: Tensor?,
                           epsilon: Float) throws -> Tensor {
-        try timed("groupNorm (given statistics)") {
+        try timed("groupNorm (given statistics)", x) {
             try base.groupNorm(x, groups: groups, mean: mean, variance: variance, weight: weight, bias: bias,
                                epsilon: epsilon)
         }
     }
 
     public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
-        try timed("layerNorm") { try base.layerNorm(x, weight: weight, bias: bias, epsilon: epsilon) }
+        try timed("layerNorm", x) { try base.layerNorm(x, weight: weight, bias: bias, epsilon: epsilon) }
     }
 
     public func activation(_ x: Tensor, _ activation: Activation) throws -> Tensor {
-        try timed("activation \(activation.rawValue)") { try base.activation(x, activation) }
+        try timed("activation \(activation.rawValue)", x) { try base.activation(x, activation) }
     }
 
     public func geglu(_ x: Tensor) throws -> Tensor {
-        try timed("geglu") { try base.geglu(x) }
+        try timed("geglu", x) { try base.geglu(x) }
     }
 
     public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float,
                           activation: Activation) throws -> Tensor {
-        try timed("groupNorm + \(activation.rawValue)") {
+        try timed("groupNorm + \(activation.rawValue)", x) {
             try base.groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon, activation: activation)
         }
     }
 
     public func linearGEGLU(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
-        try timed("linear + geglu") { try base.linearGEGLU(x, weight: weight, bias: bias) }
+        try timed("linear + geglu", x, weight) { try base.linearGEGLU(x, weight: weight, bias: bias) }
     }
 
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        try timed("add") { try base.add(a, b) }
+        try timed("add", a, b) { try base.add(a, b) }
     }
 
     public func scale(_ x: Tensor, by factor: Float) throws -> Tensor {
-        try timed("scale") { try base.scale(x, by: factor) }
+        try timed("scale", x) { try base.scale(x, by: factor) }
     }
 
     public func concat(_ tensors: [Tensor], axis: Int) throws -> Tensor {
-        try timed("concat") { try base.concat(tensors, axis: axis) }
+        try timed("concat", tensors.first) { try base.concat(tensors, axis: axis) }
     }
 
     public func permute(_ x: Tensor, _ permutation: [Int]) throws -> Tensor {
-        try timed("permute") { try base.permute(x, permutation) }
+        try timed("permute", x) { try base.permute(x, permutation) }
     }
 
     public func slice(_ x: Tensor, axis: Int, start: Int, length: Int) throws -> Tensor {
-        try timed("slice") { try base.slice(x, axis: axis, start: start, length: length) }
+        try timed("slice", x) { try base.slice(x, axis: axis, start: start, length: length) }
     }
 
     public func repeatInterleave(_ x: Tensor, times: Int, axis: Int) throws -> Tensor {
-        try timed("repeatInterleave") { try base.repeatInterleave(x, times: times, axis: axis) }
+        try timed("repeatInterleave", x) { try base.repeatInterleave(x, times: times, axis: axis) }
     }
 
     public func upsampleNearest(_ x: Tensor, height: Int, width: Int) throws -> Tensor {
-        try timed("upsampleNearest") { try base.upsampleNearest(x, height: height, width: width) }
+        try timed("upsampleNearest", x) { try base.upsampleNearest(x, height: height, width: width) }
     }
 
     public func timestepEmbedding(_ timesteps: Tensor, dim: Int, flipSinToCos: Bool, downscaleFreqShift: Float,

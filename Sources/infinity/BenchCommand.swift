@@ -15,9 +15,10 @@ enum BenchCommand {
       and the process's peak resident set.
     usage: infinity bench unet --model DIR [--batch B] [--frames F] [--height H] [--width W]
                               \(BackendOption.usage)
-                              [--iterations N] [--warmup N] [--seed K] [--fps N] [--profile]
+                              [--iterations N] [--warmup N] [--seed K] [--fps N] [--profile] [--profile-shapes]
       Times UNet forwards on random inputs and prints the median and best time;
-      --profile adds the time spent in each kind of op.
+      --profile adds the time spent in each kind of op, --profile-shapes in each op kind
+      and set of operand shapes.
     usage: infinity bench attention [--batch B] [--queries L] [--keys K] [--heads H] [--head-width D]
                                    [--threads N] [--iterations N]
       Times the CPU backend's attention op with each variant of its kernels this CPU runs (AVX2,
@@ -109,10 +110,12 @@ enum BenchCommand {
             say(usage)
             return
         }
-        let options = try Arguments(arguments, flags: ["profile"], options: Set([
+        let options = try Arguments(arguments, flags: ["profile", "profile-shapes"], options: Set([
             "model", "batch", "frames", "height", "width", "iterations", "warmup", "seed", "fps",
         ]).union(BackendOption.optionNames))
-        let profiler = options.flag("profile") ? ProfilingBackend(try BackendOption(options).make()) : nil
+        let profileShapes = options.flag("profile-shapes")
+        let profiler = options.flag("profile") || profileShapes
+            ? ProfilingBackend(try BackendOption(options).make(), separatingShapes: profileShapes) : nil
         let backend = try profiler ?? BackendOption(options).make()
         let model = try UNet3DConditionModel.load(path: try options.required("model"), backend: backend)
         let batch = try options.int("batch", default: 2, range: 1 ... 64)
