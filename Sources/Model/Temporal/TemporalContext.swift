@@ -16,7 +16,8 @@ public protocol TemporalContext: Sendable {
     func temporalAttention(_ call: TemporalAttentionCall) async throws -> Tensor
     /// A `TemporalConvLayer`: returns the layer output `[B, C, F, H, W]`.
     func temporalConvolution(_ call: TemporalConvolutionCall) async throws -> Tensor
-    /// A group norm whose statistics span frames: returns the normalised tensor.
+    /// A group norm whose statistics span frames: returns the normalised tensor (activated,
+    /// when the call has an activation; see ``GroupNormCall/normalize()``).
     func groupNorm(_ call: GroupNormCall) async throws -> Tensor
 }
 
@@ -90,9 +91,10 @@ public struct TemporalConvolutionCall: Sendable {
         precondition(ownFrames.count == frames, "ownFrames \(ownFrames) must cover the input's \(frames) frames")
         var h = padded
         for (stage, (norm, conv)) in zip(layer.norms, layer.convs).enumerated() {
-            let normed = try await context.groupNorm(GroupNormCall(site: normSite + stage, input: h, ownFrames: ownFrames,
-                                                                   norm: norm, backend: backend))
-            h = try conv(backend.activation(normed, .silu), backend)
+            let activated = try await context.groupNorm(GroupNormCall(site: normSite + stage, input: h,
+                                                                      ownFrames: ownFrames, norm: norm,
+                                                                      activation: .silu, backend: backend))
+            h = try conv(activated, backend)
         }
         if ownFrames.count != h.shape[2] {
             h = try backend.slice(h, axis: 2, start: ownFrames.lowerBound, length: ownFrames.count)
@@ -110,15 +112,25 @@ public struct GroupNormCall: Sendable {
     /// The frames of `input` that belong to the clip (the others are context from neighbours).
     public let ownFrames: Range<Int>
     let norm: GroupNorm
+    /// The activation applied to the normalised tensor (a temporal conv stage's SiLU), or nil.
+    public let activation: Activation?
     /// The backend the model runs on.
     public let backend: any Backend
+
+    init(site: Int, input: Tensor, ownFrames: Range<Int>, norm: GroupNorm, activation: Activation? = nil,
+         backend: any Backend) {
+        (self.site, self.input, self.ownFrames, self.norm) = (site, input, ownFrames, norm)
+        (self.activation, self.backend) = (activation, backend)
+    }
 
     /// Number of groups.
     public var groups: Int { norm.groups }
 
-    /// Normalises with statistics over the whole `input`, as `torch.nn.GroupNorm` does.
+    /// Normalises with statistics over the whole `input`, as `torch.nn.GroupNorm` does, then
+    /// applies ``activation`` in the same pass.
     public func normalize() throws -> Tensor {
-        try norm(input, backend)
+        guard let activation else { return try norm(input, backend) }
+        return try norm(input, backend, then: activation)
     }
 
     /// Per (batch row, group) sums of the clip's own frames: `sum`, `sumOfSquares` (both
@@ -130,9 +142,11 @@ public struct GroupNormCall: Sendable {
     }
 
     /// Normalises every frame of `input` with the given per (batch row, group) statistics, then
-    /// applies the norm's affine parameters.
+    /// applies the norm's affine parameters and ``activation``.
     public func normalize(mean: [Float], variance: [Float]) throws -> Tensor {
-        try backend.groupNorm(input, groups: groups, mean: mean, variance: variance, weight: norm.weight,
-                              bias: norm.bias, epsilon: norm.epsilon)
+        let normed = try backend.groupNorm(input, groups: groups, mean: mean, variance: variance,
+                                           weight: norm.weight, bias: norm.bias, epsilon: norm.epsilon)
+        guard let activation else { return normed }
+        return try backend.activation(normed, activation)
     }
 }
