@@ -83,6 +83,20 @@ struct BackendOptionTests {
         #expect(lines.dropFirst().allSatisfy { $0.contains(" GFLOP/s") }, "\(result.output)")
     }
 
+    @Test("bench unet --profile-shapes keeps each op kind's operand shapes apart")
+    func benchUNetProfileShapes() throws {
+        let result = try CLITests.run(["bench", "unet", "--model", "\(CLITests.fixtures)/unet-tiny/unet",
+                                       "--frames", "2", "--height", "8", "--width", "8", "--threads", "2",
+                                       "--iterations", "1", "--warmup", "0", "--profile-shapes"])
+        #expect(result.status == 0, "\(result.error)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        // The input convolution: batch 2 x 2 frames of 8x8 latents.
+        #expect(lines.contains { $0.hasPrefix("  conv2d 3x3 [4, 4, 8, 8] [") }, "\(result.output)")
+        let linearShapes = Set(lines.filter { $0.hasPrefix("  linear [") }.map { $0.split(separator: "]")[0] })
+        #expect(linearShapes.count > 1, "\(result.output)")
+        #expect(lines.last?.hasPrefix("median ") == true, "\(result.output)")
+    }
+
     @Test func benchLinearRefusesAnOddGEGLUProjection() throws {
         let result = try CLITests.run(["bench", "linear", "--out", "7", "--geglu"])
         #expect(result.status == 1)
