@@ -130,3 +130,13 @@ struct GemmPartition: Equatable {
         return (0 ..< m, first ..< end)
     }
 }
+
+// MARK: Cache-friendly strides
+
+/// The smallest length of at least `floats` floats that is an odd number of 64-byte cache lines:
+/// rows that far apart fall in different sets of the L1 cache (64 sets of 64-byte lines, 4 KiB a
+/// way), so a kernel touching many rows at once keeps them all cached. Rows a multiple of 4 KiB
+/// apart all fall in one set, which on current x86 cores holds 8-12 lines.
+func skewedRowLength(_ floats: Int) -> Int {
+    ((max(floats, 1) + 15) / 16 | 1) * 16
+}

@@ -42,12 +42,12 @@ extension CPUBackend {
         let work = max(1, 16 * outChannels * channels * layout.bandTileRows * layout.tilesX)
         parallelFor(layout.bands, grain: max(1, Self.minimumParallelGemmWork / work)) { items in
             let maximumTiles = layout.bandTileRows * layout.tilesX
-            let skew = WinogradLayout.positionSkew
+            let inputStride = skewedRowLength(channels * maximumTiles)
             let scratch = HostBufferPool.shared.allocate(
-                byteCount: 16 * ((channels + outChannels) * maximumTiles + 2 * skew) * MemoryLayout<Float>.stride)
+                byteCount: 16 * (inputStride + skewedRowLength(outChannels * maximumTiles)) * MemoryLayout<Float>.stride)
             defer { HostBufferPool.shared.release(scratch) }
             let v = scratch.base.assumingMemoryBound(to: Float.self)
-            let m = v + 16 * (channels * maximumTiles + skew)
+            let m = v + 16 * inputStride
             let split = UnsafeMutablePointer<Float>.allocate(capacity: 8 * layout.splitLength)
             defer { split.deallocate() }
             for band in items {
@@ -89,8 +89,6 @@ struct WinogradLayout {
     static let bandBudget = 1 << 19
     /// Tiles a band holds at least (the width of its GEMMs), cache budget or not.
     static let minimumTiles = 128
-    /// Floats between consecutive positions' matrices beyond their size (see ``WinogradBlocks``).
-    static let positionSkew = 16
 
     init(geometry g: ConvolutionGeometry) {
         geometry = g
@@ -113,10 +111,8 @@ struct WinogradLayout {
 /// `ξ`'s `[rows, columns]` matrix starts at `ξ * positionStride`.
 ///
 /// The transforms read or write all 16 matrices at once, one vector each, so the matrices start
-/// ``WinogradLayout/positionSkew`` floats (one cache line) past a multiple of their size. Without
-/// the skew, with sizes a multiple of 4 KiB (32 channels x 512 tiles, say), the 16 vectors fall
-/// in one set of the L1 cache, which holds 12: every access missed (the transforms took three
-/// times as long as the GEMMs).
+/// an odd number of cache lines apart (`skewedRowLength`). With sizes a multiple of 4 KiB
+/// (32 channels x 512 tiles, say) the 16 vectors would fall in one set of the L1 cache.
 struct WinogradBlocks {
     /// Columns per matrix row: the band's tiles.
     let columns: Int
@@ -125,7 +121,7 @@ struct WinogradBlocks {
 
     init(rows: Int, columns: Int) {
         self.columns = columns
-        positionStride = rows * columns + WinogradLayout.positionSkew
+        positionStride = skewedRowLength(rows * columns)
     }
 }
 
