@@ -210,4 +210,16 @@ struct GemmPartitionTests {
         }
         #expect(results.dropFirst().allSatisfy { $0 == results[0] })
     }
+
+    /// Scratch rows `skewedRowLength` apart: whole cache lines, an odd number of them, the fewest
+    /// that hold the row; so 64 consecutive rows fall in 64 different L1 sets (4 KiB a way).
+    @Test(arguments: [1, 15, 16, 17, 32, 33, 1024, 4096, 16_384, 32 * 512, 1000, 2047])
+    func skewedRowLengthSpreadsRowsOverTheL1Sets(floats: Int) {
+        let length = skewedRowLength(floats)
+        let lines = length / 16
+        #expect(length % 16 == 0 && length >= floats && lines % 2 == 1, "\(length)")
+        #expect(lines == 1 || length - 32 < floats, "not the fewest lines: \(length) for \(floats)")
+        let sets = Set((0 ..< 64).map { row in (row * length * 4 / 64) % 64 })
+        #expect(sets.count == 64, "\(length) floats a row: \(sets.count) sets")
+    }
 }
