@@ -29,4 +29,22 @@ package enum AVX512: VectorISA {
     package static func attend(_ problem: AttentionProblem, items: Range<Int>) {
         FlashAttention<Self>.run(problem, items: items)
     }
+
+    /// The weights and bias of a linear layer packed for ``narrowLinear(x:rows:inFeatures:packed:outFeatures:out:)``.
+    package static func packNarrowLinear(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
+                                         inFeatures: Int) -> [Float] {
+        let count = NarrowLinear<Self>.packedCount(outFeatures: outFeatures, inFeatures: inFeatures)
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            NarrowLinear<Self>.pack(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures,
+                                    into: buffer.baseAddress!)
+            initialized = count
+        }
+    }
+
+    /// Output rows `rows` of a linear layer over few input features (see `NarrowLinear`).
+    package static func narrowLinear(x: UnsafePointer<Float>, rows: Range<Int>, inFeatures: Int,
+                                     packed: UnsafePointer<Float>, outFeatures: Int, out: UnsafeMutablePointer<Float>) {
+        NarrowLinear<Self>.run(x: x, rows: rows, inFeatures: inFeatures, packed: packed, outFeatures: outFeatures,
+                               out: out)
+    }
 }

@@ -29,8 +29,22 @@ struct GemmOpsTests {
         LinearCase(inputShape: [64, 40], outFeatures: 33),
         LinearCase(inputShape: [2, 77, 64], outFeatures: 128),
         LinearCase(inputShape: [4, 0], outFeatures: 3),
+        // The narrow kernel (at most 128 inputs and outputs): rows past the last block of 8,
+        // output blocks of 2 vectors with a partial last one, the largest extents it takes.
+        LinearCase(inputShape: [13, 32], outFeatures: 40),
+        LinearCase(inputShape: [9, 128], outFeatures: 128),
+        LinearCase(inputShape: [3, 8, 3], outFeatures: 1),
+        // Just past its limits: OpenBLAS.
+        LinearCase(inputShape: [10, 129], outFeatures: 20),
+        LinearCase(inputShape: [10, 16], outFeatures: 129),
     ], [false, true])
     func linearMatchesReference(_ testCase: LinearCase, withBias: Bool) throws {
+        for instructionSet in CPUBackend.InstructionSet.supported {
+            try checkLinear(testCase, withBias: withBias, backend: CPUBackend(threads: 2, instructionSet: instructionSet))
+        }
+    }
+
+    func checkLinear(_ testCase: LinearCase, withBias: Bool, backend: CPUBackend) throws {
         var random = TestRandom(seed: 1)
         let inFeatures = testCase.inputShape.last!
         let rows = testCase.inputShape.dropLast().reduce(1, *)
@@ -53,6 +67,23 @@ struct GemmOpsTests {
             }
         }
         try expectClose(backend.download(result), expected)
+    }
+
+    /// The narrow kernel computes every output as the same chain of FMAs whatever the vector
+    /// width, so its AVX2 and AVX-512 builds agree bit for bit.
+    @Test(.enabled(if: CPUBackend.InstructionSet.avx512.isSupported, "this CPU lacks AVX-512"))
+    func narrowLinearIsTheSameInEveryInstructionSet() throws {
+        var random = TestRandom(seed: 5)
+        let (rows, inFeatures, outFeatures) = (45, 72, 100)
+        let x = random.values(rows * inFeatures), weight = random.values(outFeatures * inFeatures)
+        let bias = random.values(outFeatures)
+        let results = try [CPUBackend.InstructionSet.avx2, .avx512].map { instructionSet in
+            let backend = CPUBackend(threads: 3, instructionSet: instructionSet)
+            return try backend.download(backend.linear(
+                backend.upload(x, shape: [rows, inFeatures]), weight: backend.upload(weight, shape: [outFeatures, inFeatures]),
+                bias: backend.upload(bias, shape: [outFeatures])))
+        }
+        #expect(results[0] == results[1])
     }
 
     @Test func linearRejectsMismatchedShapes() throws {
