@@ -99,25 +99,13 @@ extension CPUBackend {
                               bias: UnsafePointer<Float>?, outFeatures: Int, inFeatures: Int,
                               out: UnsafeMutablePointer<Float>) {
         guard rows > 0, outFeatures > 0 else { return }
-        let avx512 = instructionSet == .avx512
-        let packed = avx512
-            ? AVX512.packNarrowLinear(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures)
-            : AVX2.packNarrowLinear(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures)
+        let kernel = NarrowLinearKernel(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures,
+                                        instructionSet: instructionSet)
         // Whole blocks of 8 rows per item, so the work split never changes the arithmetic.
         let blocks = (rows + 7) / 8
         let grain = max(1, Self.minimumParallelGemmWork / max(1, 8 * outFeatures * max(inFeatures, 1)))
-        packed.withUnsafeBufferPointer { packed in
-            let weights = packed.baseAddress!
-            parallelFor(blocks, grain: grain) { items in
-                let range = items.lowerBound * 8 ..< min(rows, items.upperBound * 8)
-                if avx512 {
-                    AVX512.narrowLinear(x: x, rows: range, inFeatures: inFeatures, packed: weights,
-                                        outFeatures: outFeatures, out: out)
-                } else {
-                    AVX2.narrowLinear(x: x, rows: range, inFeatures: inFeatures, packed: weights,
-                                      outFeatures: outFeatures, out: out)
-                }
-            }
+        parallelFor(blocks, grain: grain) { items in
+            kernel.run(x, rows: items.lowerBound * 8 ..< min(rows, items.upperBound * 8), out: out)
         }
     }
 
@@ -137,5 +125,36 @@ extension CPUBackend {
         let rows = x.shape.dropLast().reduce(1, *)
         for extent in [rows, outFeatures, inFeatures] { try checkedGemmExtent(extent, op) }
         return (rows, outFeatures, inFeatures)
+    }
+}
+
+/// A linear layer's weights packed for the narrow kernel of one instruction set
+/// (`CPUKernels/NarrowLinear.swift`), and the kernel that runs them.
+struct NarrowLinearKernel: Sendable {
+    let packed: [Float]
+    let inFeatures, outFeatures: Int
+    let instructionSet: CPUBackend.InstructionSet
+
+    init(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int, inFeatures: Int,
+         instructionSet: CPUBackend.InstructionSet) {
+        (self.inFeatures, self.outFeatures, self.instructionSet) = (inFeatures, outFeatures, instructionSet)
+        packed = switch instructionSet {
+        case .avx512: AVX512.packNarrowLinear(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures)
+        case .avx2: AVX2.packNarrowLinear(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures)
+        }
+    }
+
+    /// Rows `rows` of `out [R, N] = x [R, K] @ weight^T + bias`.
+    func run(_ x: UnsafePointer<Float>, rows: Range<Int>, out: UnsafeMutablePointer<Float>) {
+        packed.withUnsafeBufferPointer { packed in
+            switch instructionSet {
+            case .avx512:
+                AVX512.narrowLinear(x: x, rows: rows, inFeatures: inFeatures, packed: packed.baseAddress!,
+                                    outFeatures: outFeatures, out: out)
+            case .avx2:
+                AVX2.narrowLinear(x: x, rows: rows, inFeatures: inFeatures, packed: packed.baseAddress!,
+                                  outFeatures: outFeatures, out: out)
+            }
+        }
     }
 }
