@@ -58,16 +58,12 @@ extension CPUBackend {
                         for row in range {
                             let source = input + row * spatial, destination = out + row * spatial
                             let mean = means[row], scale = scales[row], shift = shifts[row]
-                            // The same expression, a vector at a time, as the activation op sees it.
-                            switch activation {
-                            case nil:
+                            // The same expression as the activation op sees it.
+                            if let activation {
+                                instructionSet.activateNormalized(activation.kind, source, destination, count: spatial,
+                                                                  mean: mean, scale: scale, shift: shift)
+                            } else {
                                 for i in 0 ..< spatial { destination[i] = (source[i] - mean) * scale + shift }
-                            case .silu?:
-                                mapLanes(source, destination, count: spatial) { siluLanes(($0 - mean) * scale + shift) }
-                            case .gelu?:
-                                mapLanes(source, destination, count: spatial) { geluLanes(($0 - mean) * scale + shift) }
-                            case .geluTanh?:
-                                mapLanes(source, destination, count: spatial) { geluTanhLanes(($0 - mean) * scale + shift) }
                             }
                         }
                     }

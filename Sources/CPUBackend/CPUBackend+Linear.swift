@@ -79,7 +79,8 @@ extension CPUBackend {
                       c: projection, ldc: outFeatures)
                 for row in 0 ..< count {
                     let hidden = projection + row * outFeatures
-                    gegluRow(hidden: hidden, gate: hidden + width, out + (first + row) * width, count: width)
+                    instructionSet.gegluRow(hidden: hidden, gate: hidden + width, out + (first + row) * width,
+                                            count: width)
                 }
             }
         }

@@ -1,28 +1,18 @@
+import CPUKernels
+import CPUKernelsAVX2
+import CPUKernelsAVX512
 import Tensor
 
 extension CPUBackend {
-    /// Applies `activation` elementwise (see ``Backend/activation(_:_:)``).
-    ///
-    /// The functions are evaluated one vector at a time (see ``siluLanes(_:)``, ``geluLanes(_:)``,
-    /// ``geluTanhLanes(_:)``); libm's scalar `expf`/`erff` would make these ops several times
-    /// slower than the memory traffic they need.
+    /// Applies `activation` elementwise (see ``Backend/activation(_:_:)``), a vector at a time in
+    /// the backend's instruction set (`CPUKernels/Activations.swift`); libm's scalar
+    /// `expf`/`erff` would make these ops several times slower than the memory traffic they need.
     public func activation(_ x: Tensor, _ activation: Activation) throws -> Tensor {
         let (result, out) = makeTensor(x.shape)
         let input = x.cpu
-        // The switch sits outside the loops so each loop body is one straight-line function.
-        switch activation {
-        case .silu:
-            parallelFor(x.count, grain: Self.elementGrain) { range in
-                mapLanes(input + range.lowerBound, out + range.lowerBound, count: range.count, siluLanes)
-            }
-        case .gelu:
-            parallelFor(x.count, grain: Self.elementGrain) { range in
-                mapLanes(input + range.lowerBound, out + range.lowerBound, count: range.count, geluLanes)
-            }
-        case .geluTanh:
-            parallelFor(x.count, grain: Self.elementGrain) { range in
-                mapLanes(input + range.lowerBound, out + range.lowerBound, count: range.count, geluTanhLanes)
-            }
+        parallelFor(x.count, grain: Self.elementGrain) { range in
+            instructionSet.activate(activation.kind, input + range.lowerBound, out + range.lowerBound,
+                                    count: range.count)
         }
         return result
     }
@@ -42,7 +32,7 @@ extension CPUBackend {
         parallelFor(rows, grain: max(1, Self.elementGrain / width)) { range in
             for row in range {
                 let hidden = input + row * 2 * width
-                gegluRow(hidden: hidden, gate: hidden + width, out + row * width, count: width)
+                instructionSet.gegluRow(hidden: hidden, gate: hidden + width, out + row * width, count: width)
             }
         }
         return result
@@ -119,9 +109,9 @@ extension CPUBackend {
 
 // MARK: Lane-wise math
 
-/// The vector type of the kernels written in this module (pointwise, normalisation, data
-/// movement): eight lanes, one AVX register. The attention kernel, generic over the vector
-/// width, lives in CPUKernels.
+/// The vector type of the kernels written in this module (elementwise arithmetic, normalisation,
+/// data movement, Winograd transforms): eight lanes, one AVX register. The kernels generic over
+/// the vector width (attention, narrow linear layers, activations) live in CPUKernels.
 typealias FloatVector = SIMD8<Float>
 
 /// Lanes of ``FloatVector``.
@@ -139,132 +129,47 @@ func storeVector(_ value: FloatVector, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: FloatVector.self)
 }
 
-/// Applies `body` to `input[0 ..< count]` one vector at a time and stores the results in `out`.
-/// The tail goes through the same lane function (zero-padded), so an element's value never
-/// depends on where a parallel chunk boundary falls.
-///
-/// `body` appears once in the loop, tail included: with a second call site for the tail the
-/// optimiser stops inlining the (large) lane function and calls it once per vector.
-@inline(__always)
-func mapLanes(_ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int,
-                      _ body: (FloatVector) -> FloatVector) {
-    var index = 0
-    while index < count {
-        let lanes = min(vectorLanes, count - index)
-        let values = body(loadLanes(input, at: index, count: lanes))
-        storeLanes(values, out, at: index, count: lanes)
-        index += vectorLanes
+// MARK: Activations
+
+extension Activation {
+    /// The kernels' name for this activation.
+    var kind: ActivationKind {
+        switch self {
+        case .silu: .silu
+        case .gelu: .gelu
+        case .geluTanh: .geluTanh
+        }
     }
 }
 
-/// One GEGLU row: `out[i] = hidden[i] * gelu(gate[i])` for `i < count`, a vector at a time
-/// (with a single inlined copy of the lane function, as in ``mapLanes(_:_:count:_:)``).
-@inline(__always)
-func gegluRow(hidden: UnsafePointer<Float>, gate: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                      count: Int) {
-    var index = 0
-    while index < count {
-        let lanes = min(vectorLanes, count - index)
-        let values = loadLanes(hidden, at: index, count: lanes) * geluLanes(loadLanes(gate, at: index, count: lanes))
-        storeLanes(values, out, at: index, count: lanes)
-        index += vectorLanes
+extension CPUBackend.InstructionSet {
+    /// `out[i] = f(input[i])` for `i < count`, by this instruction set's kernels.
+    func activate(_ kind: ActivationKind, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                  count: Int) {
+        switch self {
+        case .avx512: AVX512.activate(kind, input, out, count: count)
+        case .avx2: AVX2.activate(kind, input, out, count: count)
+        }
     }
-}
 
-/// Stores the first `count <= FloatVector.scalarCount` lanes of `values` at `base + offset`.
-@inline(__always)
-private func storeLanes(_ values: FloatVector, _ base: UnsafeMutablePointer<Float>, at offset: Int, count: Int) {
-    if count == FloatVector.scalarCount {
-        storeVector(values, base + offset)
-    } else {
-        for lane in 0 ..< count { base[offset + lane] = values[lane] }
+    /// `out[i] = f((input[i] - mean) * scale + shift)` for `i < count` (a group norm's affine
+    /// step and its activation in one pass).
+    func activateNormalized(_ kind: ActivationKind, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                            count: Int, mean: Float, scale: Float, shift: Float) {
+        switch self {
+        case .avx512:
+            AVX512.activateNormalized(kind, input, out, count: count, mean: mean, scale: scale, shift: shift)
+        case .avx2:
+            AVX2.activateNormalized(kind, input, out, count: count, mean: mean, scale: scale, shift: shift)
+        }
     }
-}
 
-/// `count <= FloatVector.scalarCount` values from `base + offset`, zero-padded to a full vector.
-@inline(__always)
-private func loadLanes(_ base: UnsafePointer<Float>, at offset: Int, count: Int) -> FloatVector {
-    if count == FloatVector.scalarCount { return loadVector(base + offset) }
-    var values = FloatVector()
-    for lane in 0 ..< count { values[lane] = base[offset + lane] }
-    return values
-}
-
-/// `exp(x)` per lane, for the activations. Inputs below about `-87.3` (`-infinity` included)
-/// give 0; inputs above 88 saturate to the finite `exp(88)`, so callers can feed it unbounded
-/// arguments.
-///
-/// Cephes' single-precision polynomial on the range-reduced argument (relative error about
-/// 2e-7), its Horner steps and the range reduction as fused multiply-adds (`addingProduct`),
-/// with the power of two built from the exponent bits: no libm call, no rounding instruction.
-/// Clamping uses compare-and-select because the stdlib's `pointwiseMin`/`pointwiseMax` are
-/// generic element loops that do not inline.
-///
-/// `@_transparent` rather than `@inline(__always)`: the optimiser treats the latter as a hint and,
-/// in the GELU loops, outlines this function and calls it once per vector (checked with
-/// `objdump`); transparent functions are inlined before optimisation, always.
-@_transparent
-func fusedExpLanes(_ x: FloatVector) -> FloatVector {
-    let lowest: Float = -87.33654  // ln of the smallest normal float
-    let underflows = x .< lowest
-    var clamped = x.replacing(with: lowest, where: underflows)
-    clamped.replace(with: 88, where: clamped .> 88)
-    // Adding 1.5 * 2^23 rounds `x / ln 2` to the nearest integer `n`, which then sits in the
-    // low mantissa bits of `shifted`.
-    let magic = FloatVector(repeating: 12_582_912)
-    let shifted = magic.addingProduct(clamped, 1.442_695_04)
-    let n = shifted - magic
-    let r = clamped.addingProduct(n, -0.693_359_375).addingProduct(n, 2.121_944_4e-4)
-    var p = FloatVector(repeating: 1.987_569_15e-4)
-    p = FloatVector(repeating: 1.398_199_95e-3).addingProduct(p, r)
-    p = FloatVector(repeating: 8.333_451_9e-3).addingProduct(p, r)
-    p = FloatVector(repeating: 4.166_579_59e-2).addingProduct(p, r)
-    p = FloatVector(repeating: 1.666_666_55e-1).addingProduct(p, r)
-    p = FloatVector(repeating: 5.000_000_12e-1).addingProduct(p, r)
-    let expR = (r + 1).addingProduct(p, r * r)
-    let exponent = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- Int32(bitPattern: Float(12_582_912).bitPattern) &+ 127
-    let twoToN = unsafeBitCast(exponent &<< 23, to: FloatVector.self)
-    return (expR * twoToN).replacing(with: 0, where: underflows)
-}
-
-/// `x * sigmoid(x)`, about 3e-7 relative error. For `x < -88` the exponential saturates and the
-/// result is a vanishing value instead of the limit 0.
-@inline(__always)
-func siluLanes(_ x: FloatVector) -> FloatVector {
-    x / (1 + fusedExpLanes(-x))
-}
-
-/// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))`, in PyTorch's operation order, with ``erfLanes(_:)``:
-/// the absolute error is below about `2e-7 * |x|` plus rounding, and 0 where erf saturates.
-@inline(__always)
-func geluLanes(_ x: FloatVector) -> FloatVector {
-    x * 0.5 * (1 + erfLanes(x * 0.707_106_781_186_547_52))
-}
-
-/// The tanh approximation of GELU, `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³)))`.
-@inline(__always)
-func geluTanhLanes(_ x: FloatVector) -> FloatVector {
-    let inner = 0.797_884_560_802_865_36 * (x + 0.044715 * x * x * x)
-    // tanh(y) = sign(y) (1 - 2 / (exp(2|y|) + 1)): no overflow, as exp saturates to a finite value.
-    let magnitude = inner.replacing(with: -inner, where: inner .< 0)
-    let tanhMagnitude = 1 - 2 / (fusedExpLanes(2 * magnitude) + 1)
-    let tanh = tanhMagnitude.replacing(with: -tanhMagnitude, where: inner .< 0)
-    return 0.5 * x * (1 + tanh)
-}
-
-/// `erf(x)` by Abramowitz and Stegun 7.1.26, `1 - t P(t) exp(-x²)` with `t = 1 / (1 + p|x|)`:
-/// absolute error below 1.5e-7 for the formula, plus ``fusedExpLanes(_:)``'s 2e-7 relative error on
-/// a term at most 1. Exactly ±1 once `exp(-x²)` underflows (`|x| > 9.3`).
-@inline(__always)
-func erfLanes(_ x: FloatVector) -> FloatVector {
-    let magnitude = x.replacing(with: -x, where: x .< 0)
-    let t = 1 / (0.327_591_1 * magnitude + 1)
-    // Horner steps as fused multiply-adds (`addingProduct` lowers to one FMA instruction).
-    var polynomial = FloatVector(repeating: 1.061_405_429)
-    polynomial = FloatVector(repeating: -1.453_152_027).addingProduct(polynomial, t)
-    polynomial = FloatVector(repeating: 1.421_413_741).addingProduct(polynomial, t)
-    polynomial = FloatVector(repeating: -0.284_496_736).addingProduct(polynomial, t)
-    polynomial = FloatVector(repeating: 0.254_829_592).addingProduct(polynomial, t)
-    let value = 1 - polynomial * t * fusedExpLanes(-(magnitude * magnitude))
-    return value.replacing(with: -value, where: x .< 0)
+    /// One GEGLU row: `out[i] = hidden[i] * gelu(gate[i])` for `i < count`.
+    func gegluRow(hidden: UnsafePointer<Float>, gate: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                  count: Int) {
+        switch self {
+        case .avx512: AVX512.gegluRow(hidden: hidden, gate: gate, out, count: count)
+        case .avx2: AVX2.gegluRow(hidden: hidden, gate: gate, out, count: count)
+        }
+    }
 }

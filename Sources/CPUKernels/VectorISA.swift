@@ -22,6 +22,10 @@ package protocol VectorISA {
     /// scalar loops even once specialised (the stdlib's fast comparisons are overloads on the
     /// concrete vector types), as does the stdlib's `pointwiseMax`.
     static func laneMax(_ a: Vector, _ b: Vector) -> Vector
+    /// `a`, with `b`'s lanes where `sign` is negative: `a.replacing(with: b, where: sign .< 0)`
+    /// (a requirement for the same reason as ``laneMax(_:_:)``; so are the bit operations it
+    /// replaces, `&`, `^` and `&>>` on ``Bits``, in generic code).
+    static func select(_ a: Vector, _ b: Vector, whereNegative sign: Vector) -> Vector
 }
 
 extension VectorISA {

@@ -18,6 +18,14 @@ package enum AVX2: VectorISA {
         a.replacing(with: b, where: b .> a)
     }
 
+    /// By bits, as in the AVX-512 module: the sign bit, shifted across the lane, picks `b`'s bits.
+    @inline(__always)
+    package static func select(_ a: Vector, _ b: Vector, whereNegative sign: Vector) -> Vector {
+        let mask = unsafeBitCast(sign, to: Bits.self) &>> 31
+        let (aBits, bBits) = (unsafeBitCast(a, to: Bits.self), unsafeBitCast(b, to: Bits.self))
+        return unsafeBitCast(aBits ^ ((aBits ^ bBits) & mask), to: Vector.self)
+    }
+
     /// Work items of the fused attention kernel for `problem`.
     package static func attentionItems(_ problem: AttentionProblem) -> Int {
         FlashAttention<Self>.items(problem)
@@ -44,5 +52,24 @@ package enum AVX2: VectorISA {
                                      packed: UnsafePointer<Float>, outFeatures: Int, out: UnsafeMutablePointer<Float>) {
         NarrowLinear<Self>.run(x: x, rows: rows, inFeatures: inFeatures, packed: packed, outFeatures: outFeatures,
                                out: out)
+    }
+
+    /// `out[i] = f(input[i])` for `i < count` (see `ActivationKernels`).
+    package static func activate(_ kind: ActivationKind, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                 count: Int) {
+        ActivationKernels<Self>.apply(kind, input, out, count: count)
+    }
+
+    /// `out[i] = f((input[i] - mean) * scale + shift)` for `i < count`.
+    package static func activateNormalized(_ kind: ActivationKind, _ input: UnsafePointer<Float>,
+                                           _ out: UnsafeMutablePointer<Float>, count: Int, mean: Float, scale: Float,
+                                           shift: Float) {
+        ActivationKernels<Self>.applyNormalized(kind, input, out, count: count, mean: mean, scale: scale, shift: shift)
+    }
+
+    /// `out[i] = hidden[i] * gelu(gate[i])` for `i < count`.
+    package static func gegluRow(hidden: UnsafePointer<Float>, gate: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                 count: Int) {
+        ActivationKernels<Self>.gegluRow(hidden: hidden, gate: gate, out, count: count)
     }
 }

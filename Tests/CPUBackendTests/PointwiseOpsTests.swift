@@ -32,6 +32,24 @@ import Testing
                       "\(activation)")
     }
 
+    /// The activations and the GEGLU gate run the same lane functions in the AVX2 and AVX-512
+    /// builds (`CPUKernels/Activations.swift`), so they agree bit for bit, tails included.
+    @Test(.enabled(if: CPUBackend.InstructionSet.avx512.isSupported, "this CPU lacks AVX-512"))
+    func activationsAreTheSameInEveryInstructionSet() throws {
+        let extremes: [Float] = [0, -0.0, 1e-30, -1e-30, -3, 3, -10, 10, -86, -90, 90, -.infinity, .infinity]
+        let data = extremes + T.values(1_037, seed: 9, spread: 12)
+        let results = try [CPUBackend.InstructionSet.avx2, .avx512].map { instructionSet in
+            let backend = CPUBackend(threads: 2, instructionSet: instructionSet)
+            let x = try backend.upload(data, shape: [data.count])
+            let gate = try backend.upload(Array(data.prefix(1_044)), shape: [2, 522])
+            return try Activation.allCases.map { try backend.download(backend.activation(x, $0)) }
+                + [backend.download(backend.geglu(gate))]
+        }
+        for (avx2, avx512) in zip(results[0], results[1]) {
+            #expect(avx2.map(\.bitPattern) == avx512.map(\.bitPattern))
+        }
+    }
+
     @Test(arguments: [[2], [4, 6], [2, 3, 10], [3, 1, 2, 2, 640]])
     func gegluMatchesReference(shape: [Int]) throws {
         let (x, data) = try T.tensor(shape, seed: 4, spread: 4)
