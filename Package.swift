@@ -45,7 +45,9 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(avx2, .when(platforms: [.linux]))]),
         // Kernels generic over the vector instruction set, all `@inlinable`: written once,
         // specialised by the two modules below, each compiled for its own extensions and
-        // optimised even in debug builds (unspecialised generic SIMD code is far too slow).
+        // optimised even in debug builds (unspecialised generic SIMD code is far too slow). Their
+        // entry points are one file, CPUKernelsAVX2/KernelEntryPoints.swift, which
+        // CPUKernelsAVX512 links (a symbolic link) and compiles for its own instruction set.
         // Incremental builds do not always recompile those two after an edit of an inlinable
         // body in CPUKernels: touch Sources/CPUKernelsAVX*/*.swift (clean builds are unaffected).
         .target(name: "CPUKernels"),

@@ -19,60 +19,8 @@ package enum AVX512: VectorISA {
     package static func laneMax(_ a: Vector, _ b: Vector) -> Vector {
         a.replacing(with: b, where: b .> a)
     }
-
-    /// By bits: the sign bit, shifted across the lane, picks `b`'s bits (`replacing(with:where:)`
-    /// split the 16-lane vectors into 4-lane pieces).
-    @inline(__always)
-    package static func select(_ a: Vector, _ b: Vector, whereNegative sign: Vector) -> Vector {
-        let mask = unsafeBitCast(sign, to: Bits.self) &>> 31
-        let (aBits, bBits) = (unsafeBitCast(a, to: Bits.self), unsafeBitCast(b, to: Bits.self))
-        return unsafeBitCast(aBits ^ ((aBits ^ bBits) & mask), to: Vector.self)
-    }
-
-    /// Work items of the fused attention kernel for `problem`.
-    package static func attentionItems(_ problem: AttentionProblem) -> Int {
-        FlashAttention<Self>.items(problem)
-    }
-
-    /// Runs the fused attention kernel's work items `items` of `problem`.
-    package static func attend(_ problem: AttentionProblem, items: Range<Int>) {
-        FlashAttention<Self>.run(problem, items: items)
-    }
-
-    /// The weights and bias of a linear layer packed for ``narrowLinear(x:rows:inFeatures:packed:outFeatures:out:)``.
-    package static func packNarrowLinear(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
-                                         inFeatures: Int) -> [Float] {
-        let count = NarrowLinear<Self>.packedCount(outFeatures: outFeatures, inFeatures: inFeatures)
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            NarrowLinear<Self>.pack(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures,
-                                    into: buffer.baseAddress!)
-            initialized = count
-        }
-    }
-
-    /// Output rows `rows` of a linear layer over few input features (see `NarrowLinear`).
-    package static func narrowLinear(x: UnsafePointer<Float>, rows: Range<Int>, inFeatures: Int,
-                                     packed: UnsafePointer<Float>, outFeatures: Int, out: UnsafeMutablePointer<Float>) {
-        NarrowLinear<Self>.run(x: x, rows: rows, inFeatures: inFeatures, packed: packed, outFeatures: outFeatures,
-                               out: out)
-    }
-
-    /// `out[i] = f(input[i])` for `i < count` (see `ActivationKernels`).
-    package static func activate(_ kind: ActivationKind, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                                 count: Int) {
-        ActivationKernels<Self>.apply(kind, input, out, count: count)
-    }
-
-    /// `out[i] = f((input[i] - mean) * scale + shift)` for `i < count`.
-    package static func activateNormalized(_ kind: ActivationKind, _ input: UnsafePointer<Float>,
-                                           _ out: UnsafeMutablePointer<Float>, count: Int, mean: Float, scale: Float,
-                                           shift: Float) {
-        ActivationKernels<Self>.applyNormalized(kind, input, out, count: count, mean: mean, scale: scale, shift: shift)
-    }
-
-    /// `out[i] = hidden[i] * gelu(gate[i])` for `i < count`.
-    package static func gegluRow(hidden: UnsafePointer<Float>, gate: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                                 count: Int) {
-        ActivationKernels<Self>.gegluRow(hidden: hidden, gate: gate, out, count: count)
-    }
 }
+
+/// The instruction set this module is compiled for: `KernelEntryPoints.swift`, the same file in
+/// both instruction-set modules, extends it.
+typealias ModuleISA = AVX512

@@ -1,0 +1,1 @@
+../CPUKernelsAVX2/KernelEntryPoints.swift
