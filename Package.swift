@@ -5,7 +5,7 @@ import PackageDescription
 ///
 /// Layers form a DAG; nothing imports upward (see docs/architecture.md):
 ///   C shims -> Tensor -> CPUBackend, VulkanBackend, Model -> Parallel -> infinity (CLI)
-///   CPUKernels -> CPUKernelsAVX2, CPUKernelsAVX512 -> CPUBackend (kernels below the backend)
+///   Tensor -> CPUKernels -> CPUKernelsAVX2, CPUKernelsAVX512 -> CPUBackend (kernels below the backend)
 /// Compiler flags of the CPU kernels: the x86-64 baseline the CPU backend requires (checked at
 /// run time through CCPUFeatures), and AVX-512, chosen at run time where the CPU has it.
 let avx2 = ["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"]
@@ -50,7 +50,7 @@ let package = Package(
         // CPUKernelsAVX512 links (a symbolic link) and compiles for its own instruction set.
         // Incremental builds do not always recompile those two after an edit of an inlinable
         // body in CPUKernels: touch Sources/CPUKernelsAVX*/*.swift (clean builds are unaffected).
-        .target(name: "CPUKernels"),
+        .target(name: "CPUKernels", dependencies: ["Tensor"]),
         .target(name: "CPUKernelsAVX2", dependencies: ["CPUKernels"],
                 swiftSettings: [.unsafeFlags(["-O"]), .unsafeFlags(avx2, .when(platforms: [.linux]))]),
         .target(name: "CPUKernelsAVX512", dependencies: ["CPUKernels"],

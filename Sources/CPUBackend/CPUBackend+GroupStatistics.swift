@@ -60,7 +60,7 @@ extension CPUBackend {
                             let mean = means[row], scale = scales[row], shift = shifts[row]
                             // The same expression as the activation op sees it.
                             if let activation {
-                                instructionSet.activateNormalized(activation.kind, source, destination, count: spatial,
+                                instructionSet.activateNormalized(activation, source, destination, count: spatial,
                                                                   mean: mean, scale: scale, shift: shift)
                             } else {
                                 for i in 0 ..< spatial { destination[i] = (source[i] - mean) * scale + shift }

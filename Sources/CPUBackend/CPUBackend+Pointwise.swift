@@ -11,7 +11,7 @@ extension CPUBackend {
         let (result, out) = makeTensor(x.shape)
         let input = x.cpu
         parallelFor(x.count, grain: Self.elementGrain) { range in
-            instructionSet.activate(activation.kind, input + range.lowerBound, out + range.lowerBound,
+            instructionSet.activate(activation, input + range.lowerBound, out + range.lowerBound,
                                     count: range.count)
         }
         return result
@@ -131,20 +131,9 @@ func storeVector(_ value: FloatVector, _ pointer: UnsafeMutablePointer<Float>) {
 
 // MARK: Activations
 
-extension Activation {
-    /// The kernels' name for this activation.
-    var kind: ActivationKind {
-        switch self {
-        case .silu: .silu
-        case .gelu: .gelu
-        case .geluTanh: .geluTanh
-        }
-    }
-}
-
 extension CPUBackend.InstructionSet {
     /// `out[i] = f(input[i])` for `i < count`, by this instruction set's kernels.
-    func activate(_ kind: ActivationKind, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    func activate(_ kind: Activation, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                   count: Int) {
         switch self {
         case .avx512: AVX512.activate(kind, input, out, count: count)
@@ -154,7 +143,7 @@ extension CPUBackend.InstructionSet {
 
     /// `out[i] = f((input[i] - mean) * scale + shift)` for `i < count` (a group norm's affine
     /// step and its activation in one pass).
-    func activateNormalized(_ kind: ActivationKind, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    func activateNormalized(_ kind: Activation, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                             count: Int, mean: Float, scale: Float, shift: Float) {
         switch self {
         case .avx512:

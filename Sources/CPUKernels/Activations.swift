@@ -1,3 +1,5 @@
+import Tensor
+
 // The activation functions of the UNet (SiLU, exact GELU, tanh GELU) a vector at a time, generic
 // over the vector instruction set, and the loops that apply them: elementwise, after a group
 // norm's affine step, and as the GEGLU gate. Each instruction-set module specialises the loops
@@ -6,17 +8,6 @@
 //
 // Sign tests and selections go through `VectorISA.select(_:_:whereNegative:)`: lane comparisons and
 // bit operations in generic code compile to scalar loops even once specialised.
-
-/// The activation a kernel applies (the CPU backend maps its `Activation` onto this).
-@frozen @usableFromInline
-package enum ActivationKind: Sendable {
-    /// `x * sigmoid(x)`.
-    case silu
-    /// `0.5 x (1 + erf(x / sqrt 2))`.
-    case gelu
-    /// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
-    case geluTanh
-}
 
 extension VectorISA {
     /// `e^x` per lane for `x <= 0`, relative error about 2e-7 (Cephes' single-precision
@@ -126,7 +117,7 @@ protocol LaneFunction {
 package enum ActivationKernels<ISA: VectorISA> {
     /// `out[i] = f(input[i])` for `i < count`.
     @inlinable
-    package static func apply(_ kind: ActivationKind, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    package static func apply(_ kind: Activation, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                               count: Int) {
         let zero = ISA.Vector(), one = ISA.Vector(repeating: 1)
         switch kind {
@@ -139,7 +130,7 @@ package enum ActivationKernels<ISA: VectorISA> {
     /// `out[i] = f((input[i] - mean) * scale + shift)` for `i < count`: a group norm's affine
     /// step and its activation in one pass, the same expression as the two ops compute.
     @inlinable
-    package static func applyNormalized(_ kind: ActivationKind, _ input: UnsafePointer<Float>,
+    package static func applyNormalized(_ kind: Activation, _ input: UnsafePointer<Float>,
                                         _ out: UnsafeMutablePointer<Float>, count: Int, mean: Float, scale: Float,
                                         shift: Float) {
         let (m, s, b) = (ISA.Vector(repeating: mean), ISA.Vector(repeating: scale), ISA.Vector(repeating: shift))

@@ -1,4 +1,5 @@
 import CPUKernels
+import Tensor
 
 // The entry points of the generic CPU kernels, specialised for this module's instruction set.
 // One file serves both instruction-set modules (CPUKernelsAVX512 links it): each module must
@@ -45,13 +46,13 @@ extension ModuleISA {
     }
 
     /// `out[i] = f(input[i])` for `i < count` (see `ActivationKernels`).
-    package static func activate(_ kind: ActivationKind, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    package static func activate(_ kind: Activation, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                                  count: Int) {
         ActivationKernels<Self>.apply(kind, input, out, count: count)
     }
 
     /// `out[i] = f((input[i] - mean) * scale + shift)` for `i < count`.
-    package static func activateNormalized(_ kind: ActivationKind, _ input: UnsafePointer<Float>,
+    package static func activateNormalized(_ kind: Activation, _ input: UnsafePointer<Float>,
                                            _ out: UnsafeMutablePointer<Float>, count: Int, mean: Float, scale: Float,
                                            shift: Float) {
         ActivationKernels<Self>.applyNormalized(kind, input, out, count: count, mean: mean, scale: scale, shift: shift)
