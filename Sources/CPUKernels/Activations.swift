@@ -152,8 +152,8 @@ package enum ActivationKernels<ISA: VectorISA> {
         }
         if index < count {
             let lanes = count - index
-            store(load(hidden + index, count: lanes) * ISA.gelu(load(gate + index, count: lanes)), out + index,
-                  count: lanes)
+            ISA.store(ISA.load(hidden + index, count: lanes) * ISA.gelu(ISA.load(gate + index, count: lanes)),
+                      out + index, count: lanes)
         }
     }
 
@@ -170,27 +170,8 @@ package enum ActivationKernels<ISA: VectorISA> {
         }
         if index < count {
             let lanes = count - index
-            store(F.callAsFunction((load(input + index, count: lanes) - mean) * scale + shift), out + index,
-                  count: lanes)
-        }
-    }
-
-    /// `count` (at most L) floats from `base`, zero-padded to a vector.
-    @inlinable @inline(__always)
-    static func load(_ base: UnsafePointer<Float>, count: Int) -> ISA.Vector {
-        if count == ISA.lanes { return ISA.load(base) }
-        var values = ISA.Vector()
-        for lane in 0 ..< count { values[lane] = base[lane] }
-        return values
-    }
-
-    /// Stores the first `count` (at most L) lanes of `values` at `base`.
-    @inlinable @inline(__always)
-    static func store(_ values: ISA.Vector, _ base: UnsafeMutablePointer<Float>, count: Int) {
-        if count == ISA.lanes {
-            ISA.store(values, base)
-        } else {
-            for lane in 0 ..< count { base[lane] = values[lane] }
+            ISA.store(F.callAsFunction((ISA.load(input + index, count: lanes) - mean) * scale + shift),
+                      out + index, count: lanes)
         }
     }
 }

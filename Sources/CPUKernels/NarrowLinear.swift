@@ -133,15 +133,7 @@ package enum NarrowLinear<ISA: VectorISA> {
     /// Stores the first `columns` (at most 2L) of the two vectors' lanes.
     @inlinable @inline(__always)
     static func store(_ v0: ISA.Vector, _ v1: ISA.Vector, _ out: UnsafeMutablePointer<Float>, columns: Int) {
-        let l = ISA.lanes
-        if columns == 2 * l {
-            ISA.store(v0, out)
-            ISA.store(v1, out + l)
-            return
-        }
-        for lane in 0 ..< min(columns, l) { out[lane] = v0[lane] }
-        if columns > l {
-            for lane in 0 ..< columns - l { out[l + lane] = v1[lane] }
-        }
+        ISA.store(v0, out, count: min(columns, ISA.lanes))
+        ISA.store(v1, out + ISA.lanes, count: columns - ISA.lanes)
     }
 }

@@ -45,6 +45,26 @@ extension VectorISA {
         UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Vector.self)
     }
 
+    /// `count` (at most ``lanes``) floats from `pointer`, zero-padded to a vector: the tail of
+    /// a row.
+    @inlinable @inline(__always)
+    package static func load(_ pointer: UnsafePointer<Float>, count: Int) -> Vector {
+        if count == lanes { return load(pointer) }
+        var values = Vector()
+        for lane in 0 ..< count { values[lane] = pointer[lane] }
+        return values
+    }
+
+    /// Stores the first `count` (at most ``lanes``; none when `count <= 0`) lanes of `value`.
+    @inlinable @inline(__always)
+    package static func store(_ value: Vector, _ pointer: UnsafeMutablePointer<Float>, count: Int) {
+        if count == lanes {
+            store(value, pointer)
+        } else {
+            for lane in 0 ..< max(0, count) { pointer[lane] = value[lane] }
+        }
+    }
+
     /// `2^x` per lane, for `x <= 0` (`-infinity` included). Relative error below 2e-7 down to
     /// `2^-126`; `x <= -127` gives exactly 0.
     ///
