@@ -1,3 +1,4 @@
+import CPUKernels
 import Tensor
 
 extension CPUBackend {
@@ -134,7 +135,9 @@ struct Moments {
             lanes += raw.loadUnaligned(fromByteOffset: i * 4, as: Lanes.self)
             i += Lanes.scalarCount
         }
-        var sum = Double(laneSum(lanes))
+        // Lane sums by halving (CPUKernels): the stdlib's `sum()` is a generic loop that is not
+        // inlined, a call per row that cost more than LayerNorm's rows of 32-320 channels.
+        var sum = Double(horizontalSum(lanes.lowHalf + lanes.highHalf))
         while i < count { sum += Double(values[i]); i += 1 }
         let approximateMean = Float(sum / Double(count))
 
@@ -148,7 +151,8 @@ struct Moments {
             squares += d * d
             i += Lanes.scalarCount
         }
-        var deviationSum = Double(laneSum(deviations)), squareSum = Double(laneSum(squares))
+        var deviationSum = Double(horizontalSum(deviations.lowHalf + deviations.highHalf))
+        var squareSum = Double(horizontalSum(squares.lowHalf + squares.highHalf))
         while i < count {
             let d = Double(values[i] - approximateMean)
             deviationSum += d
@@ -158,16 +162,6 @@ struct Moments {
         self.count = Double(count)
         mean = Double(approximateMean) + deviationSum / Double(count)
         m2 = max(0, squareSum - deviationSum * deviationSum / Double(count))
-    }
-
-    /// The sum of the lanes, by halving: the stdlib's `sum()` is a generic element loop that is
-    /// not inlined, a call per row that cost more than the row for LayerNorm's 32-320 channels.
-    @inline(__always)
-    private func laneSum(_ v: SIMD16<Float>) -> Float {
-        let eight = v.lowHalf + v.highHalf
-        let four = eight.lowHalf + eight.highHalf
-        let two = four.lowHalf + four.highHalf
-        return two[0] + two[1]
     }
 
     /// Adds the elements `other` describes.
