@@ -42,12 +42,14 @@ extension CPUBackend {
         let work = max(1, 16 * outChannels * channels * layout.bandTileRows * layout.tilesX)
         parallelFor(layout.bands, grain: max(1, Self.minimumParallelGemmWork / work)) { items in
             let maximumTiles = layout.bandTileRows * layout.tilesX
-            let inputStride = skewedRowLength(channels * maximumTiles)
+            // Sized for the widest band; a narrower last band lays its matrices out closer.
+            let widest = (inputs: WinogradBlocks(rows: channels, columns: maximumTiles),
+                          products: WinogradBlocks(rows: outChannels, columns: maximumTiles))
             let scratch = HostBufferPool.shared.allocate(
-                byteCount: 16 * (inputStride + skewedRowLength(outChannels * maximumTiles)) * MemoryLayout<Float>.stride)
+                byteCount: 16 * (widest.inputs.positionStride + widest.products.positionStride) * MemoryLayout<Float>.stride)
             defer { HostBufferPool.shared.release(scratch) }
             let v = scratch.base.assumingMemoryBound(to: Float.self)
-            let m = v + 16 * inputStride
+            let m = v + 16 * widest.inputs.positionStride
             let split = UnsafeMutablePointer<Float>.allocate(capacity: 8 * layout.splitLength)
             defer { split.deallocate() }
             for band in items {
