@@ -32,6 +32,21 @@ import Testing
                       "\(activation)")
     }
 
+    /// Past `|x| = 6` erf is ±1 in float, so exact GELU is `x` itself above and -0 below, in
+    /// every instruction set: the cap on `|z|` that keeps subnormal floats out of the tail
+    /// (`CPUKernels/Activations.swift`) changes no value.
+    @Test func geluTailsAreExact() throws {
+        let magnitudes: [Float] = [6, 6.5, 9.4, 13, 20, 50, 1e3, 1e6, 3e38]
+        for instructionSet in CPUBackend.InstructionSet.supported {
+            let backend = CPUBackend(threads: 1, instructionSet: instructionSet)
+            let data = magnitudes + magnitudes.map { -$0 }
+            let result = try backend.download(backend.activation(backend.upload(data, shape: [data.count]), .gelu))
+            #expect(result.prefix(magnitudes.count).map(\.bitPattern) == magnitudes.map(\.bitPattern), "\(instructionSet)")
+            #expect(result.suffix(magnitudes.count).allSatisfy { $0.bitPattern == (-0.0 as Float).bitPattern },
+                    "\(instructionSet): \(result)")
+        }
+    }
+
     /// The activations and the GEGLU gate run the same lane functions in the AVX2 and AVX-512
     /// builds (`CPUKernels/Activations.swift`), so they agree bit for bit, tails included.
     @Test(.enabled(if: CPUBackend.InstructionSet.avx512.isSupported, "this CPU lacks AVX-512"))
