@@ -11,13 +11,21 @@ extension CPUBackend {
     /// is added to every batch row and head; `-infinity` masks a key out. A query row whose
     /// keys are all masked yields zeros.
     ///
-    /// The work splits into (batch row, head, tile of queries) items run in parallel, each a
-    /// fused kernel that streams over the keys a tile at a time with an online softmax, so no
-    /// score matrix is ever stored (see `CPUKernels/FlashAttention.swift`). The same kernel
-    /// serves temporal attention (a handful of keys per sequence, a batch of every pixel) and
-    /// spatial attention (thousands of keys).
+    /// The work splits into (batch row, head, tile of queries) items run in parallel. Spatial
+    /// attention (hundreds of keys and more) runs the flash kernel, which streams over the keys
+    /// a tile at a time with an online softmax, so no score matrix is ever stored
+    /// (`CPUKernels/FlashAttention.swift`). Temporal attention (a key per frame, a batch row per
+    /// pixel) runs the short-sequence kernel, with queries in vector lanes
+    /// (`CPUKernels/ShortAttention.swift`).
     public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float,
                           bias: Tensor?) throws -> Tensor {
+        try attention(query: query, key: key, value: value, heads: heads, scale: scale, bias: bias, kernel: nil)
+    }
+
+    /// ``attention(query:key:value:heads:scale:bias:)`` with the given kernel, or the one
+    /// ``attentionKernel(queries:keys:)`` picks: for tests and benchmarks to compare them.
+    package func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float, bias: Tensor?,
+                           kernel: AttentionKernel?) throws -> Tensor {
         let queryShape = try Shape.attention(query: query.shape, key: key.shape, value: value.shape, heads: heads,
                                              bias: bias?.shape)
         try requireF32([(query, "query"), (key, "key"), (value, "value"), (bias, "bias")], op: "attention")
@@ -31,18 +39,65 @@ extension CPUBackend {
         if keys == 0 {
             // No key to attend to: every row is fully masked.
             out.update(repeating: 0, count: result.count)
-        } else {
-            // AVX-512 pays from about 128 keys (`infinity bench attention`); below, its chunks of
-            // 32 keys are mostly padding (temporal attention has one key per frame).
-            switch instructionSet {
-            case .avx512 where keys >= Self.minimumKeysForAVX512:
-                parallelFor(AVX512.attentionItems(problem)) { AVX512.attend(problem, items: $0) }
-            default: parallelFor(AVX2.attentionItems(problem)) { AVX2.attend(problem, items: $0) }
-            }
+            return result
+        }
+        let chosen = kernel ?? attentionKernel(queries: queries, keys: keys)
+        precondition(chosen.takes(keys: keys) && chosen.instructionSet.isSupported,
+                     "attention kernel \(chosen) for \(keys) keys")
+        switch chosen {
+        case .flash(.avx2): parallelFor(AVX2.attentionItems(problem)) { AVX2.attend(problem, items: $0) }
+        case .flash(.avx512): parallelFor(AVX512.attentionItems(problem)) { AVX512.attend(problem, items: $0) }
+        case .short(.avx2): parallelFor(AVX2.shortAttentionItems(problem)) { AVX2.attendShort(problem, items: $0) }
+        case .short(.avx512):
+            parallelFor(AVX512.shortAttentionItems(problem)) { AVX512.attendShort(problem, items: $0) }
         }
         return result
     }
 
-    /// Keys from which attention runs the AVX-512 kernels (when the backend uses them).
+    /// The kernel ``attention(query:key:value:heads:scale:bias:)`` runs for `queries` queries
+    /// over `keys` keys with this backend's instruction set (`infinity bench attention`
+    /// compares them).
+    ///
+    /// Up to ``ShortAttention/maximumKeys`` keys take the short-sequence kernel (queries in
+    /// lanes), in AVX-512 from 9 queries: below, most of its 16 lanes would be idle. More keys
+    /// take the flash kernel, in AVX-512 from 128 keys: below, its chunks of 32 keys are mostly
+    /// padding.
+    package func attentionKernel(queries: Int, keys: Int) -> AttentionKernel {
+        let wide = instructionSet == .avx512
+        if keys <= AVX2.shortAttentionMaximumKeys { return .short(wide && queries > 8 ? .avx512 : .avx2) }
+        return .flash(wide && keys >= Self.minimumKeysForAVX512 ? .avx512 : .avx2)
+    }
+
+    /// Keys from which the flash kernel runs in AVX-512 (when the backend uses it).
     static let minimumKeysForAVX512 = 128
+
+    /// An attention kernel and the instruction set it runs in.
+    package enum AttentionKernel: Hashable, CustomStringConvertible {
+        /// `CPUKernels/FlashAttention.swift`: keys in lanes, any number of them.
+        case flash(InstructionSet)
+        /// `CPUKernels/ShortAttention.swift`: queries in lanes, up to 64 keys.
+        case short(InstructionSet)
+
+        /// Every kernel in every instruction set.
+        package static var all: [AttentionKernel] { InstructionSet.allCases.flatMap { [.flash($0), .short($0)] } }
+
+        package var instructionSet: InstructionSet {
+            switch self { case .flash(let set), .short(let set): set }
+        }
+
+        /// Whether the kernel runs sequences of `keys` keys.
+        package func takes(keys: Int) -> Bool {
+            switch self {
+            case .flash: true
+            case .short: keys <= AVX2.shortAttentionMaximumKeys
+            }
+        }
+
+        package var description: String {
+            switch self {
+            case .flash(let set): "flash \(set)"
+            case .short(let set): "short \(set)"
+            }
+        }
+    }
 }

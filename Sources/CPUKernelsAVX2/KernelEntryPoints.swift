@@ -27,6 +27,19 @@ extension ModuleISA {
         FlashAttention<Self>.run(problem, items: items)
     }
 
+    /// The most keys the short-sequence attention kernel takes.
+    package static var shortAttentionMaximumKeys: Int { ShortAttention<Self>.maximumKeys }
+
+    /// Work items of the short-sequence attention kernel for `problem`.
+    package static func shortAttentionItems(_ problem: AttentionProblem) -> Int {
+        ShortAttention<Self>.items(problem)
+    }
+
+    /// Runs the short-sequence attention kernel's work items `items` of `problem`.
+    package static func attendShort(_ problem: AttentionProblem, items: Range<Int>) {
+        ShortAttention<Self>.run(problem, items: items)
+    }
+
     /// The weights and bias of a linear layer packed for ``narrowLinear(x:rows:inFeatures:packed:outFeatures:out:)``.
     package static func packNarrowLinear(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
                                          inFeatures: Int) -> [Float] {

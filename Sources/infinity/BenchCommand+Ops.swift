@@ -54,14 +54,15 @@ extension BenchCommand {
         let query = generator.randn(count: batch * queries * width)
         let key = generator.randn(count: batch * keys * width)
         let value = generator.randn(count: batch * keys * width)
-        let variants = try CPUBackend.InstructionSet.supported.map { kernels in
-            let backend = CPUBackend(threads: threads, instructionSet: kernels)
+        let kernels = CPUBackend.AttentionKernel.all.filter { $0.instructionSet.isSupported && $0.takes(keys: keys) }
+        let variants = try kernels.map { kernel in
+            let backend = CPUBackend(threads: threads, instructionSet: kernel.instructionSet)
             let (q, k, v) = (try backend.upload(query, shape: [batch, queries, width]),
                              try backend.upload(key, shape: [batch, keys, width]),
                              try backend.upload(value, shape: [batch, keys, width]))
-            return Variant(label: kernels.description) {
+            return Variant(label: kernel.description) {
                 _ = try backend.attention(query: q, key: k, value: v, heads: heads,
-                                          scale: 1 / Float(headWidth).squareRoot(), bias: nil)
+                                          scale: 1 / Float(headWidth).squareRoot(), bias: nil, kernel: kernel)
             }
         }
         say("attention  query [\(batch), \(queries), \(width)]  keys \(keys)  heads \(heads) x \(headWidth)  "

@@ -11,13 +11,16 @@ import Tensor
 import Testing
 
 // `attention` against a naive reference with double-precision accumulation. The shapes probe
-// the fused kernel's tiling: an online softmax over tiles of `FlashTiling.keyTile` keys, query
-// rows in groups of 4 and tiles of 64, head widths 4/8/16/32/64 specialised, and heads narrower
-// than a vector over many keys taking the transposed-values path; each case runs with every
-// variant of the kernels this CPU runs (AVX2, AVX-512). Every
-// comparison allows a maximum absolute error of 1e-4 times the larger of 1 and the reference's
-// largest magnitude: the outputs are convex combinations of values in [-1, 1], and float32
-// accumulation over at most 1100 keys with a 2e-7 exponential stays far below that.
+// both kernels' tiling. The flash kernel (any key count): an online softmax over tiles of
+// `FlashTiling.keyTile` keys, query rows in groups of 4 and tiles of 64, head widths
+// 4/8/16/32/64 specialised, and heads narrower than a vector over many keys taking the
+// transposed-values path. The short-sequence kernel (up to 64 keys): queries in blocks of a
+// vector's lanes, head widths 4/8/16/32/64 specialised, values in blocks of eight channels.
+// Each case runs with every kernel that takes its key count, in every instruction set this
+// CPU runs (AVX2, AVX-512). Every comparison allows a maximum absolute error of 1e-4 times the
+// larger of 1 and the reference's largest magnitude: the outputs are convex combinations of
+// values in [-1, 1], and float32 accumulation over at most 1100 keys with a 2e-7 exponential
+// stays far below that.
 
 @Suite("Attention ops")
 struct AttentionOpsTests {
@@ -49,6 +52,13 @@ struct AttentionOpsTests {
         Case(batch: 1, queries: 33, keys: 17, heads: 1, headWidth: 8),
         Case(batch: 2, queries: 7, keys: 64, heads: 2, headWidth: 40),
         Case(batch: 1, queries: 300, keys: 9, heads: 2, headWidth: 3),
+        // The short-sequence kernel's specialised head widths (4, 8, 16, 32, 64: blocks of eight
+        // channels and a short last block), its most keys (64), query blocks of 8 and 16 lanes.
+        Case(batch: 2, queries: 17, keys: 12, heads: 2, headWidth: 4),
+        Case(batch: 1, queries: 20, keys: 24, heads: 2, headWidth: 16),
+        Case(batch: 2, queries: 9, keys: 30, heads: 3, headWidth: 32),
+        Case(batch: 1, queries: 16, keys: 40, heads: 2, headWidth: 64),
+        Case(batch: 1, queries: 24, keys: 64, heads: 1, headWidth: 12),
         // Every specialised head width, generic odd and wide ones, query counts that leave
         // partial groups and tiles, key counts that leave partial chunks and span key tiles.
         Case(batch: 1, queries: 5, keys: 65, heads: 1, headWidth: 3),
@@ -70,19 +80,30 @@ struct AttentionOpsTests {
         Case(batch: 1, queries: 10, keys: 333, heads: 1, headWidth: 13),
     ]
 
-    @Test("attention matches the reference (AVX2 kernels)", arguments: cases, BiasKind.allCases)
-    func attentionMatchesReferenceAVX2(_ c: Case, bias biasKind: BiasKind) throws {
-        try checkAttention(c, bias: biasKind, backend: CPUBackend(threads: 2, instructionSet: .avx2))
+    @Test("attention matches the reference with every kernel that takes the case", arguments: cases, BiasKind.allCases)
+    func attentionMatchesReference(_ c: Case, bias biasKind: BiasKind) throws {
+        let kernels = CPUBackend.AttentionKernel.all.filter { $0.instructionSet.isSupported && $0.takes(keys: c.keys) }
+        #expect(kernels.count >= (c.keys <= 64 ? 2 : 1))
+        for kernel in kernels {
+            try checkAttention(c, bias: biasKind, kernel: kernel)
+        }
     }
 
-    @Test("attention matches the reference (AVX-512 kernels)",
-          .enabled(if: CPUBackend.InstructionSet.avx512.isSupported, "this CPU lacks AVX-512"),
-          arguments: cases, BiasKind.allCases)
-    func attentionMatchesReferenceAVX512(_ c: Case, bias biasKind: BiasKind) throws {
-        try checkAttention(c, bias: biasKind, backend: CPUBackend(threads: 2, instructionSet: .avx512))
+    @Test func shortSequencesTakeTheShortKernel() {
+        let avx2 = CPUBackend(threads: 1, instructionSet: .avx2)
+        #expect(avx2.attentionKernel(queries: 16, keys: 16) == .short(.avx2))
+        #expect(avx2.attentionKernel(queries: 1024, keys: 64) == .short(.avx2))
+        #expect(avx2.attentionKernel(queries: 16, keys: 65) == .flash(.avx2))
+        guard CPUBackend.InstructionSet.avx512.isSupported else { return }
+        let avx512 = CPUBackend(threads: 1, instructionSet: .avx512)
+        #expect(avx512.attentionKernel(queries: 16, keys: 16) == .short(.avx512))
+        #expect(avx512.attentionKernel(queries: 8, keys: 16) == .short(.avx2))
+        #expect(avx512.attentionKernel(queries: 1024, keys: 77) == .flash(.avx2))
+        #expect(avx512.attentionKernel(queries: 1024, keys: 1024) == .flash(.avx512))
     }
 
-    func checkAttention(_ c: Case, bias biasKind: BiasKind, backend: CPUBackend) throws {
+    func checkAttention(_ c: Case, bias biasKind: BiasKind, kernel: CPUBackend.AttentionKernel) throws {
+        let backend = CPUBackend(threads: 2, instructionSet: kernel.instructionSet)
         var random = TestRandom(seed: 4)
         let width = c.heads * c.headWidth
         let query = random.values(c.batch * c.queries * width)
@@ -114,19 +135,20 @@ struct AttentionOpsTests {
             query: backend.upload(query, shape: [c.batch, c.queries, width]),
             key: backend.upload(key, shape: [c.batch, c.keys, width]),
             value: backend.upload(value, shape: [c.batch, c.keys, width]),
-            heads: c.heads, scale: scale, bias: bias.map { try backend.upload($0, shape: [c.queries, c.keys]) })
+            heads: c.heads, scale: scale, bias: bias.map { try backend.upload($0, shape: [c.queries, c.keys]) },
+            kernel: kernel)
 
         #expect(result.shape == [c.batch, c.queries, width])
         let expected = referenceAttention(c, query: query, key: key, value: value, bias: bias, scale: scale)
         let actual = try backend.download(result)
-        #expect(actual.allSatisfy { $0.isFinite })
+        #expect(actual.allSatisfy { $0.isFinite }, "\(kernel)")
         if biasKind == .masked || biasKind == .tiled {
             // The fully masked first query row is exactly zero in every batch row.
             for b in 0 ..< c.batch {
-                #expect(actual[(b * c.queries) * width ..< (b * c.queries + 1) * width].allSatisfy { $0 == 0 })
+                #expect(actual[(b * c.queries) * width ..< (b * c.queries + 1) * width].allSatisfy { $0 == 0 }, "\(kernel)")
             }
         }
-        expectClose(actual, expected)
+        expectClose(actual, expected, "\(kernel)")
     }
 
     @Test func attentionRejectsBadArguments() throws {

@@ -4,14 +4,15 @@ import Testing
 // Helpers shared by the GEMM-family op tests.
 
 /// Expects `actual` to match `expected` elementwise within 1e-4 times the larger of 1 and the
-/// reference's largest magnitude.
-func expectClose(_ actual: [Float], _ expected: [Double], sourceLocation: SourceLocation = #_sourceLocation) {
+/// reference's largest magnitude; `label` names the variant in a failure.
+func expectClose(_ actual: [Float], _ expected: [Double], _ label: String = "",
+                 sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(actual.count == expected.count, sourceLocation: sourceLocation)
     guard actual.count == expected.count else { return }
     let tolerance = 1e-4 * max(1, expected.map(abs).max() ?? 0)
     var worst = 0.0
     for (a, e) in zip(actual, expected) { worst = max(worst, abs(Double(a) - e)) }
-    #expect(worst <= tolerance, "max abs error \(worst) above \(tolerance)", sourceLocation: sourceLocation)
+    #expect(worst <= tolerance, "\(label) max abs error \(worst) above \(tolerance)", sourceLocation: sourceLocation)
 }
 
 /// A small deterministic generator (SplitMix64) of test values uniform in [-1, 1).

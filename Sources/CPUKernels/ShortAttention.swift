@@ -1,0 +1,226 @@
+// The attention kernel for short key sequences (temporal attention: one key per frame, up to
+// `ShortAttention.maximumKeys`), with queries in vector lanes. Generic over the vector
+// instruction set (`ISA`, `L` lanes per vector).
+//
+// One work item is a (batch row, head, block of L queries). Its queries are copied transposed
+// into `[d][L]` and scaled by `scale * log2(e)`, so that each key, a row of `d` contiguous
+// floats, meets all L queries at once by broadcast:
+//   1. scores: for each key `j`, `s_j = sum_c k_j[c] * qT[c]` (`d` FMAs, plus the bias's
+//      column `j` when there is a bias), kept in a `[Lk][L]` buffer in L1, and the lane-wise
+//      maximum over the keys;
+//   2. weights: `2^(s_j - max)`, in place, and their lane-wise sum;
+//   3. values: `oT[c] = sum_j v_j[c] * w_j` for blocks of up to eight channels (eight
+//      independent FMA chains), each key's values broadcast from its row;
+// and the outputs, `oT[c] / sum`, are copied back into the queries' rows. Keys and values are
+// read in place (no packing), every maximum and sum is a lane-wise vector operation, and no
+// lane is padding when L divides the query count. The flash kernel, with keys in lanes, spends
+// most of a short sequence on packing, padding and horizontal reductions.
+
+/// The short-sequence attention kernel for one instruction set; the caller runs ``items(_:)``
+/// work items in parallel, in contiguous ranges.
+@frozen @usableFromInline
+package enum ShortAttention<ISA: VectorISA> {
+    /// The most keys the kernel takes: its scores (`Lk x L` floats) stay in L1.
+    @inlinable
+    package static var maximumKeys: Int { 64 }
+
+    /// Work items of `problem` (whose keys are at most ``maximumKeys``): (batch row, head,
+    /// block of L queries) triples.
+    @inlinable
+    package static func items(_ problem: AttentionProblem) -> Int {
+        problem.batch * problem.heads * queryBlocks(problem)
+    }
+
+    @inlinable
+    static func queryBlocks(_ p: AttentionProblem) -> Int { (p.queries + ISA.lanes - 1) / ISA.lanes }
+
+    /// Runs the work items `items` of `problem`.
+    @inlinable
+    package static func run(_ problem: AttentionProblem, items: Range<Int>) {
+        precondition(problem.keys <= maximumKeys, "ShortAttention: \(problem.keys) keys")
+        switch problem.headWidth {
+        case 4: run(problem, items: items, width: HeadWidth4.self)
+        case 8: run(problem, items: items, width: HeadWidth8.self)
+        case 16: run(problem, items: items, width: HeadWidth16.self)
+        case 32: run(problem, items: items, width: HeadWidth32.self)
+        case 64: run(problem, items: items, width: HeadWidth64.self)
+        default: run(problem, items: items, width: AnyHeadWidth.self)
+        }
+    }
+
+    @inlinable
+    static func run<Width: HeadWidth>(_ p: AttentionProblem, items: Range<Int>, width: Width.Type) {
+        let lanes = ISA.lanes
+        let blocks = queryBlocks(p)
+        let buffers = ShortBuffers(p, lanes: lanes)
+        defer { buffers.deallocate() }
+        if let bias = p.bias { transposeBias(bias, p, blocks: blocks, into: buffers.biasT) }
+        for item in items {
+            let (sequence, block) = item.quotientAndRemainder(dividingBy: blocks)
+            let (row, head) = sequence.quotientAndRemainder(dividingBy: p.heads)
+            attend(p, row: row, head: head, firstQuery: block * lanes, width: Width.self,
+                   biasT: p.bias == nil ? nil : UnsafePointer(buffers.biasT + block * p.keys * lanes),
+                   buffers: buffers)
+        }
+    }
+
+    /// `biasT[block][j][lane] = log2(e) * bias[block * L + lane][j]`: each key's bias for a
+    /// block of queries as a vector (0 for lanes past the last query, whose results are dropped).
+    @inlinable
+    static func transposeBias(_ bias: UnsafePointer<Float>, _ p: AttentionProblem, blocks: Int,
+                              into biasT: UnsafeMutablePointer<Float>) {
+        let lanes = ISA.lanes
+        for block in 0 ..< blocks {
+            for j in 0 ..< p.keys {
+                for lane in 0 ..< lanes {
+                    let query = block * lanes + lane
+                    biasT[(block * p.keys + j) * lanes + lane] = query < p.queries
+                        ? bias[query * p.keys + j] * FlashTiling.log2e : 0
+                }
+            }
+        }
+    }
+
+    /// Attends the block of up to L queries from `firstQuery` of (batch row `row`, head `head`)
+    /// and writes their outputs.
+    @inlinable @inline(never)
+    static func attend<Width: HeadWidth>(_ p: AttentionProblem, row: Int, head: Int, firstQuery: Int,
+                                         width: Width.Type, biasT: UnsafePointer<Float>?, buffers: ShortBuffers) {
+        let lanes = ISA.lanes
+        let d = Width.value(p.headWidth)
+        let count = min(lanes, p.queries - firstQuery)
+        let queryBase = p.query + (row * p.queries + firstQuery) * p.width + head * d
+        let keyBase = p.key + row * p.keys * p.width + head * d
+        let valueBase = p.value + row * p.keys * p.width + head * d
+        let queriesT = buffers.queriesT, scores = buffers.scores, outputsT = buffers.outputsT
+
+        // Queries transposed and scaled; lanes past the last query stay zero.
+        let queryScale = p.scale * FlashTiling.log2e
+        if count < lanes { queriesT.update(repeating: 0, count: d * lanes) }
+        for lane in 0 ..< count {
+            let source = queryBase + lane &* p.width
+            for c in 0 ..< d { queriesT[c &* lanes &+ lane] = source[c] * queryScale }
+        }
+
+        // 1. Scores and their lane-wise maximum.
+        var maxima = ISA.Vector(repeating: -.infinity)
+        for j in 0 ..< p.keys {
+            let key = keyBase + j &* p.width
+            var s = biasT.map { ISA.load($0 + j &* lanes) } ?? ISA.Vector()
+            for c in 0 ..< d { s = s.addingProduct(ISA.Vector(repeating: key[c]), ISA.load(queriesT + c &* lanes)) }
+            ISA.store(s, scores + j &* lanes)
+            maxima = ISA.laneMax(maxima, s)
+        }
+
+        // 2. Weights and their sums. A query whose keys are all masked has a maximum of
+        // -infinity: offsetting by the lowest finite float instead keeps its weights exact zeros.
+        let offsets = ISA.laneMax(maxima, ISA.Vector(repeating: -.greatestFiniteMagnitude))
+        var sum0 = ISA.Vector(), sum1 = ISA.Vector()
+        var j = 0
+        while j &+ 1 < p.keys {
+            let e0 = ISA.exp2(ISA.load(scores + j &* lanes) - offsets)
+            let e1 = ISA.exp2(ISA.load(scores + (j &+ 1) &* lanes) - offsets)
+            ISA.store(e0, scores + j &* lanes)
+            ISA.store(e1, scores + (j &+ 1) &* lanes)
+            sum0 += e0
+            sum1 += e1
+            j &+= 2
+        }
+        if j < p.keys {
+            let e = ISA.exp2(ISA.load(scores + j &* lanes) - offsets)
+            ISA.store(e, scores + j &* lanes)
+            sum0 += e
+        }
+        // A zero sum (every key masked) leaves zero outputs: their products are all exact zeros.
+        let inverse = ISA.Vector(repeating: 1) / ISA.laneMax(sum0 + sum1, ISA.Vector(repeating: .leastNormalMagnitude))
+
+        // 3. Weighted values, eight channels at a time, then copied back into the query rows.
+        var c0 = 0
+        while c0 < d {
+            accumulateValues(valueBase, keys: p.keys, stride: p.width, channels: c0 ..< min(d, c0 &+ 8),
+                             weights: scores, inverse: inverse, into: outputsT)
+            c0 &+= 8
+        }
+        let outBase = p.out + (row * p.queries + firstQuery) * p.width + head * d
+        for lane in 0 ..< count {
+            let destination = outBase + lane &* p.width
+            for c in 0 ..< d { destination[c] = outputsT[c &* lanes &+ lane] }
+        }
+    }
+
+    /// `outputsT[c] = inverse * sum_j values[j * stride + c] * weights[j]` for the channels
+    /// `channels` (at most eight), each a vector over the block's queries: eight accumulators,
+    /// independent chains of one FMA per key (absent channels of a short last block add zeros).
+    @inlinable @inline(__always)
+    static func accumulateValues(_ values: UnsafePointer<Float>, keys: Int, stride: Int, channels: Range<Int>,
+                                 weights: UnsafePointer<Float>, inverse: ISA.Vector,
+                                 into outputsT: UnsafeMutablePointer<Float>) {
+        let lanes = ISA.lanes
+        let c0 = channels.lowerBound, width = channels.count
+        var a0 = ISA.Vector(), a1 = ISA.Vector(), a2 = ISA.Vector(), a3 = ISA.Vector()
+        var a4 = ISA.Vector(), a5 = ISA.Vector(), a6 = ISA.Vector(), a7 = ISA.Vector()
+        if width == 8 {
+            for j in 0 ..< keys {
+                let w = ISA.load(weights + j &* lanes)
+                let v = values + (j &* stride &+ c0)
+                a0 = a0.addingProduct(ISA.Vector(repeating: v[0]), w)
+                a1 = a1.addingProduct(ISA.Vector(repeating: v[1]), w)
+                a2 = a2.addingProduct(ISA.Vector(repeating: v[2]), w)
+                a3 = a3.addingProduct(ISA.Vector(repeating: v[3]), w)
+                a4 = a4.addingProduct(ISA.Vector(repeating: v[4]), w)
+                a5 = a5.addingProduct(ISA.Vector(repeating: v[5]), w)
+                a6 = a6.addingProduct(ISA.Vector(repeating: v[6]), w)
+                a7 = a7.addingProduct(ISA.Vector(repeating: v[7]), w)
+            }
+        } else {
+            for j in 0 ..< keys {
+                let w = ISA.load(weights + j &* lanes)
+                let v = values + (j &* stride &+ c0)
+                a0 = a0.addingProduct(ISA.Vector(repeating: v[0]), w)
+                if width > 1 { a1 = a1.addingProduct(ISA.Vector(repeating: v[1]), w) }
+                if width > 2 { a2 = a2.addingProduct(ISA.Vector(repeating: v[2]), w) }
+                if width > 3 { a3 = a3.addingProduct(ISA.Vector(repeating: v[3]), w) }
+                if width > 4 { a4 = a4.addingProduct(ISA.Vector(repeating: v[4]), w) }
+                if width > 5 { a5 = a5.addingProduct(ISA.Vector(repeating: v[5]), w) }
+                if width > 6 { a6 = a6.addingProduct(ISA.Vector(repeating: v[6]), w) }
+            }
+        }
+        let out = outputsT + c0 &* lanes
+        ISA.store(a0 * inverse, out)
+        if width > 1 { ISA.store(a1 * inverse, out + lanes) }
+        if width > 2 { ISA.store(a2 * inverse, out + 2 &* lanes) }
+        if width > 3 { ISA.store(a3 * inverse, out + 3 &* lanes) }
+        if width > 4 { ISA.store(a4 * inverse, out + 4 &* lanes) }
+        if width > 5 { ISA.store(a5 * inverse, out + 5 &* lanes) }
+        if width > 6 { ISA.store(a6 * inverse, out + 6 &* lanes) }
+        if width > 7 { ISA.store(a7 * inverse, out + 7 &* lanes) }
+    }
+}
+
+/// One parallel range's scratch memory for the short-sequence kernel.
+@frozen @usableFromInline
+struct ShortBuffers {
+    /// The block's queries, transposed and scaled: `[d][L]`.
+    @usableFromInline let queriesT: UnsafeMutablePointer<Float>
+    /// Scores, then weights: `[Lk][L]`.
+    @usableFromInline let scores: UnsafeMutablePointer<Float>
+    /// The block's outputs, transposed: `[d][L]`.
+    @usableFromInline let outputsT: UnsafeMutablePointer<Float>
+    /// The bias per block of queries, transposed and scaled (see
+    /// ``ShortAttention/transposeBias(_:_:blocks:into:)``); one float without bias.
+    @usableFromInline let biasT: UnsafeMutablePointer<Float>
+
+    @inlinable
+    init(_ p: AttentionProblem, lanes: Int) {
+        queriesT = .allocate(capacity: p.headWidth * lanes)
+        scores = .allocate(capacity: max(1, p.keys) * lanes)
+        outputsT = .allocate(capacity: p.headWidth * lanes)
+        let blocks = (p.queries + lanes - 1) / lanes
+        biasT = .allocate(capacity: p.bias == nil ? 1 : blocks * p.keys * lanes)
+    }
+
+    @inlinable
+    func deallocate() {
+        for buffer in [queriesT, scores, outputsT, biasT] { buffer.deallocate() }
+    }
+}
