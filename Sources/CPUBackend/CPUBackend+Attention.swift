@@ -11,19 +11,19 @@ extension CPUBackend {
     /// is added to every batch row and head; `-infinity` masks a key out. A query row whose
     /// keys are all masked yields zeros.
     ///
-    /// The work splits into (batch row, head, tile of queries) items run in parallel. Spatial
-    /// attention (hundreds of keys and more) runs the flash kernel, which streams over the keys
-    /// a tile at a time with an online softmax, so no score matrix is ever stored
-    /// (`CPUKernels/FlashAttention.swift`). Temporal attention (a key per frame, a batch row per
-    /// pixel) runs the short-sequence kernel, with queries in vector lanes
-    /// (`CPUKernels/ShortAttention.swift`).
+    /// The work splits into (batch row, head, tile of queries) items run in parallel, by one of
+    /// two kernels (see ``attentionKernel(queries:keys:headWidth:)``). The flash kernel streams
+    /// over the keys a tile at a time with an online softmax, so no score matrix is ever stored
+    /// (`CPUKernels/FlashAttention.swift`). The query-lanes kernel puts queries in vector lanes
+    /// and reads keys and values in place (`CPUKernels/QueryLanesAttention.swift`): it serves
+    /// temporal attention (a key per frame, a batch row per pixel) and narrow heads.
     public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float,
                           bias: Tensor?) throws -> Tensor {
         try attention(query: query, key: key, value: value, heads: heads, scale: scale, bias: bias, kernel: nil)
     }
 
     /// ``attention(query:key:value:heads:scale:bias:)`` with the given kernel, or the one
-    /// ``attentionKernel(queries:keys:)`` picks: for tests and benchmarks to compare them.
+    /// ``attentionKernel(queries:keys:headWidth:)`` picks: for tests and benchmarks to compare them.
     package func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float, bias: Tensor?,
                            kernel: AttentionKernel?) throws -> Tensor {
         let queryShape = try Shape.attention(query: query.shape, key: key.shape, value: value.shape, heads: heads,
@@ -41,30 +41,35 @@ extension CPUBackend {
             out.update(repeating: 0, count: result.count)
             return result
         }
-        let chosen = kernel ?? attentionKernel(queries: queries, keys: keys)
+        let chosen = kernel ?? attentionKernel(queries: queries, keys: keys, headWidth: problem.headWidth)
         precondition(chosen.takes(keys: keys) && chosen.instructionSet.isSupported,
                      "attention kernel \(chosen) for \(keys) keys")
         switch chosen {
         case .flash(.avx2): parallelFor(AVX2.attentionItems(problem)) { AVX2.attend(problem, items: $0) }
         case .flash(.avx512): parallelFor(AVX512.attentionItems(problem)) { AVX512.attend(problem, items: $0) }
-        case .short(.avx2): parallelFor(AVX2.shortAttentionItems(problem)) { AVX2.attendShort(problem, items: $0) }
-        case .short(.avx512):
-            parallelFor(AVX512.shortAttentionItems(problem)) { AVX512.attendShort(problem, items: $0) }
+        case .queryLanes(.avx2): parallelFor(AVX2.queryLanesAttentionItems(problem)) { AVX2.attendQueryLanes(problem, items: $0) }
+        case .queryLanes(.avx512):
+            parallelFor(AVX512.queryLanesAttentionItems(problem)) { AVX512.attendQueryLanes(problem, items: $0) }
         }
         return result
     }
 
     /// The kernel ``attention(query:key:value:heads:scale:bias:)`` runs for `queries` queries
-    /// over `keys` keys with this backend's instruction set (`infinity bench attention`
-    /// compares them).
+    /// over `keys` keys in heads of `headWidth` channels with this backend's instruction set.
     ///
-    /// Up to ``ShortAttention/maximumKeys`` keys take the short-sequence kernel (queries in
-    /// lanes), in AVX-512 from 9 queries: below, most of its 16 lanes would be idle. More keys
-    /// take the flash kernel, in AVX-512 from 128 keys: below, its chunks of 32 keys are mostly
-    /// padding.
-    package func attentionKernel(queries: Int, keys: Int) -> AttentionKernel {
+    /// The query-lanes kernel takes up to 64 keys (temporal attention) and, for heads of up to
+    /// 8 channels, up to 1024 keys in AVX-512 (128 in AVX2), in AVX-512 from 9 queries (below,
+    /// most of its 16 lanes would be idle). The flash kernel takes the rest, in AVX-512 from
+    /// 128 keys (below, its chunks of 32 keys are mostly padding). Measured with `infinity
+    /// bench attention` (2 threads, medians), query-lanes against flash, each in its best
+    /// instruction set: 16 keys 2.1 against 3.9 ms (small config, 32 x 4 heads of 8 x 16
+    /// queries); head width 8 over 77 keys 4.8 against 9.7 ms, over 256 keys 7.8 against 11.3,
+    /// over 1024 keys 59 against 70, over 4096 about even; head width 16 over 1024 keys and
+    /// width 32 over 77 keys, flash 10-20% faster; in AVX2 at width 8, even at 128 keys.
+    package func attentionKernel(queries: Int, keys: Int, headWidth: Int) -> AttentionKernel {
         let wide = instructionSet == .avx512
-        if keys <= AVX2.shortAttentionMaximumKeys { return .short(wide && queries > 8 ? .avx512 : .avx2) }
+        let queryLanesKeys = headWidth <= 8 ? (wide ? 1024 : 128) : 64
+        if keys <= queryLanesKeys { return .queryLanes(wide && queries > 8 ? .avx512 : .avx2) }
         return .flash(wide && keys >= Self.minimumKeysForAVX512 ? .avx512 : .avx2)
     }
 
@@ -75,28 +80,28 @@ extension CPUBackend {
     package enum AttentionKernel: Hashable, CustomStringConvertible {
         /// `CPUKernels/FlashAttention.swift`: keys in lanes, any number of them.
         case flash(InstructionSet)
-        /// `CPUKernels/ShortAttention.swift`: queries in lanes, up to 64 keys.
-        case short(InstructionSet)
+        /// `CPUKernels/QueryLanesAttention.swift`: queries in lanes, up to 64 keys.
+        case queryLanes(InstructionSet)
 
         /// Every kernel in every instruction set.
-        package static var all: [AttentionKernel] { InstructionSet.allCases.flatMap { [.flash($0), .short($0)] } }
+        package static var all: [AttentionKernel] { InstructionSet.allCases.flatMap { [.flash($0), .queryLanes($0)] } }
 
         package var instructionSet: InstructionSet {
-            switch self { case .flash(let set), .short(let set): set }
+            switch self { case .flash(let set), .queryLanes(let set): set }
         }
 
         /// Whether the kernel runs sequences of `keys` keys.
         package func takes(keys: Int) -> Bool {
             switch self {
             case .flash: true
-            case .short: keys <= AVX2.shortAttentionMaximumKeys
+            case .queryLanes: keys <= AVX2.queryLanesAttentionMaximumKeys
             }
         }
 
         package var description: String {
             switch self {
             case .flash(let set): "flash \(set)"
-            case .short(let set): "short \(set)"
+            case .queryLanes(let set): "query-lanes \(set)"
             }
         }
     }

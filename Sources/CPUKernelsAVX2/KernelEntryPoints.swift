@@ -27,17 +27,17 @@ extension ModuleISA {
         FlashAttention<Self>.run(problem, items: items)
     }
 
-    /// The most keys the short-sequence attention kernel takes.
-    package static var shortAttentionMaximumKeys: Int { ShortAttention<Self>.maximumKeys }
+    /// The most keys the query-lanes attention kernel takes.
+    package static var queryLanesAttentionMaximumKeys: Int { QueryLanesAttention<Self>.maximumKeys }
 
-    /// Work items of the short-sequence attention kernel for `problem`.
-    package static func shortAttentionItems(_ problem: AttentionProblem) -> Int {
-        ShortAttention<Self>.items(problem)
+    /// Work items of the query-lanes attention kernel for `problem`.
+    package static func queryLanesAttentionItems(_ problem: AttentionProblem) -> Int {
+        QueryLanesAttention<Self>.items(problem)
     }
 
-    /// Runs the short-sequence attention kernel's work items `items` of `problem`.
-    package static func attendShort(_ problem: AttentionProblem, items: Range<Int>) {
-        ShortAttention<Self>.run(problem, items: items)
+    /// Runs the query-lanes attention kernel's work items `items` of `problem`.
+    package static func attendQueryLanes(_ problem: AttentionProblem, items: Range<Int>) {
+        QueryLanesAttention<Self>.run(problem, items: items)
     }
 
     /// The weights and bias of a linear layer packed for ``narrowLinear(x:rows:inFeatures:packed:outFeatures:out:)``.

@@ -55,7 +55,8 @@ struct BackendOptionTests {
     }
 
     @Test("bench attention times every kernel that takes the key count, in every instruction set this CPU runs",
-          arguments: [(300, ["flash AVX2", "flash AVX-512"]), (40, ["flash AVX2", "short AVX2", "flash AVX-512", "short AVX-512"])])
+          arguments: [(1100, ["flash AVX2", "flash AVX-512"]),
+                      (40, ["flash AVX2", "query-lanes AVX2", "flash AVX-512", "query-lanes AVX-512"])])
     func benchAttention(keys: Int, kernels: [String]) throws {
         let result = try CLITests.run(["bench", "attention", "--batch", "2", "--queries", "30", "--keys", "\(keys)",
                                        "--heads", "2", "--head-width", "8", "--threads", "2", "--iterations", "2"])

@@ -14,7 +14,7 @@ import Testing
 // both kernels' tiling. The flash kernel (any key count): an online softmax over tiles of
 // `FlashTiling.keyTile` keys, query rows in groups of 4 and tiles of 64, head widths
 // 4/8/16/32/64 specialised, and heads narrower than a vector over many keys taking the
-// transposed-values path. The short-sequence kernel (up to 64 keys): queries in blocks of a
+// transposed-values path. The query-lanes kernel (up to 1024 keys): queries in blocks of a
 // vector's lanes, head widths 4/8/16/32/64 specialised, values in blocks of eight channels.
 // Each case runs with every kernel that takes its key count, in every instruction set this
 // CPU runs (AVX2, AVX-512). Every comparison allows a maximum absolute error of 1e-4 times the
@@ -52,13 +52,14 @@ struct AttentionOpsTests {
         Case(batch: 1, queries: 33, keys: 17, heads: 1, headWidth: 8),
         Case(batch: 2, queries: 7, keys: 64, heads: 2, headWidth: 40),
         Case(batch: 1, queries: 300, keys: 9, heads: 2, headWidth: 3),
-        // The short-sequence kernel's specialised head widths (4, 8, 16, 32, 64: blocks of eight
-        // channels and a short last block), its most keys (64), query blocks of 8 and 16 lanes.
+        // The query-lanes kernel's specialised head widths (4, 8, 16, 32, 64: blocks of eight
+        // channels and a short last block), query blocks of 8 and 16 lanes.
         Case(batch: 2, queries: 17, keys: 12, heads: 2, headWidth: 4),
         Case(batch: 1, queries: 20, keys: 24, heads: 2, headWidth: 16),
         Case(batch: 2, queries: 9, keys: 30, heads: 3, headWidth: 32),
         Case(batch: 1, queries: 16, keys: 40, heads: 2, headWidth: 64),
         Case(batch: 1, queries: 24, keys: 64, heads: 1, headWidth: 12),
+        Case(batch: 1, queries: 20, keys: 1024, heads: 1, headWidth: 8),
         // Every specialised head width, generic odd and wide ones, query counts that leave
         // partial groups and tiles, key counts that leave partial chunks and span key tiles.
         Case(batch: 1, queries: 5, keys: 65, heads: 1, headWidth: 3),
@@ -83,23 +84,27 @@ struct AttentionOpsTests {
     @Test("attention matches the reference with every kernel that takes the case", arguments: cases, BiasKind.allCases)
     func attentionMatchesReference(_ c: Case, bias biasKind: BiasKind) throws {
         let kernels = CPUBackend.AttentionKernel.all.filter { $0.instructionSet.isSupported && $0.takes(keys: c.keys) }
-        #expect(kernels.count >= (c.keys <= 64 ? 2 : 1))
+        #expect(kernels.count >= (c.keys <= 1024 ? 2 : 1))
         for kernel in kernels {
             try checkAttention(c, bias: biasKind, kernel: kernel)
         }
     }
 
-    @Test func shortSequencesTakeTheShortKernel() {
+    @Test func kernelChoice() {
         let avx2 = CPUBackend(threads: 1, instructionSet: .avx2)
-        #expect(avx2.attentionKernel(queries: 16, keys: 16) == .short(.avx2))
-        #expect(avx2.attentionKernel(queries: 1024, keys: 64) == .short(.avx2))
-        #expect(avx2.attentionKernel(queries: 16, keys: 65) == .flash(.avx2))
+        #expect(avx2.attentionKernel(queries: 16, keys: 16, headWidth: 64) == .queryLanes(.avx2))
+        #expect(avx2.attentionKernel(queries: 1024, keys: 64, headWidth: 32) == .queryLanes(.avx2))
+        #expect(avx2.attentionKernel(queries: 16, keys: 65, headWidth: 16) == .flash(.avx2))
+        #expect(avx2.attentionKernel(queries: 1024, keys: 128, headWidth: 8) == .queryLanes(.avx2))
+        #expect(avx2.attentionKernel(queries: 1024, keys: 129, headWidth: 8) == .flash(.avx2))
         guard CPUBackend.InstructionSet.avx512.isSupported else { return }
         let avx512 = CPUBackend(threads: 1, instructionSet: .avx512)
-        #expect(avx512.attentionKernel(queries: 16, keys: 16) == .short(.avx512))
-        #expect(avx512.attentionKernel(queries: 8, keys: 16) == .short(.avx2))
-        #expect(avx512.attentionKernel(queries: 1024, keys: 77) == .flash(.avx2))
-        #expect(avx512.attentionKernel(queries: 1024, keys: 1024) == .flash(.avx512))
+        #expect(avx512.attentionKernel(queries: 16, keys: 16, headWidth: 8) == .queryLanes(.avx512))
+        #expect(avx512.attentionKernel(queries: 8, keys: 16, headWidth: 8) == .queryLanes(.avx2))
+        #expect(avx512.attentionKernel(queries: 1024, keys: 1024, headWidth: 8) == .queryLanes(.avx512))
+        #expect(avx512.attentionKernel(queries: 1024, keys: 1025, headWidth: 8) == .flash(.avx512))
+        #expect(avx512.attentionKernel(queries: 1024, keys: 77, headWidth: 16) == .flash(.avx2))
+        #expect(avx512.attentionKernel(queries: 1024, keys: 1024, headWidth: 64) == .flash(.avx512))
     }
 
     func checkAttention(_ c: Case, bias biasKind: BiasKind, kernel: CPUBackend.AttentionKernel) throws {

@@ -1,28 +1,29 @@
-// The attention kernel for short key sequences (temporal attention: one key per frame, up to
-// `ShortAttention.maximumKeys`), with queries in vector lanes. Generic over the vector
-// instruction set (`ISA`, `L` lanes per vector).
+// The attention kernel with queries in vector lanes (`ISA`, `L` lanes per vector), for short
+// key sequences (temporal attention: a key per frame) and for narrow heads over up to
+// `QueryLanesAttention.maximumKeys` keys.
 //
 // One work item is a (batch row, head, block of L queries). Its queries are copied transposed
 // into `[d][L]` and scaled by `scale * log2(e)`, so that each key, a row of `d` contiguous
 // floats, meets all L queries at once by broadcast:
 //   1. scores: for each key `j`, `s_j = sum_c k_j[c] * qT[c]` (`d` FMAs, plus the bias's
-//      column `j` when there is a bias), kept in a `[Lk][L]` buffer in L1, and the lane-wise
-//      maximum over the keys;
+//      column `j` when there is a bias), kept in a `[Lk][L]` buffer, and the lane-wise maximum
+//      over the keys;
 //   2. weights: `2^(s_j - max)`, in place, and their lane-wise sum;
 //   3. values: `oT[c] = sum_j v_j[c] * w_j` for blocks of up to eight channels (eight
 //      independent FMA chains), each key's values broadcast from its row;
 // and the outputs, `oT[c] / sum`, are copied back into the queries' rows. Keys and values are
 // read in place (no packing), every maximum and sum is a lane-wise vector operation, and no
 // lane is padding when L divides the query count. The flash kernel, with keys in lanes, spends
-// most of a short sequence on packing, padding and horizontal reductions.
+// a short sequence mostly on packing, padding and horizontal reductions; over many keys it
+// wins only for wide heads, whose `d` FMAs per key the flash kernel shares among four
+// query rows (`CPUBackend.attentionKernel(queries:keys:headWidth:)` chooses).
 
-/// The short-sequence attention kernel for one instruction set; the caller runs ``items(_:)``
-/// work items in parallel, in contiguous ranges.
 @frozen @usableFromInline
-package enum ShortAttention<ISA: VectorISA> {
-    /// The most keys the kernel takes: its scores (`Lk x L` floats) stay in L1.
+package enum QueryLanesAttention<ISA: VectorISA> {
+    /// The most keys the kernel takes: its scores (`Lk x L` floats, 64 KiB at 1024 keys in
+    /// AVX-512) stay in a core's L2 cache.
     @inlinable
-    package static var maximumKeys: Int { 64 }
+    package static var maximumKeys: Int { 1024 }
 
     /// Work items of `problem` (whose keys are at most ``maximumKeys``): (batch row, head,
     /// block of L queries) triples.
@@ -37,7 +38,7 @@ package enum ShortAttention<ISA: VectorISA> {
     /// Runs the work items `items` of `problem`.
     @inlinable
     package static func run(_ problem: AttentionProblem, items: Range<Int>) {
-        precondition(problem.keys <= maximumKeys, "ShortAttention: \(problem.keys) keys")
+        precondition(problem.keys <= maximumKeys, "QueryLanesAttention: \(problem.keys) keys")
         switch problem.headWidth {
         case 4: run(problem, items: items, width: HeadWidth4.self)
         case 8: run(problem, items: items, width: HeadWidth8.self)
@@ -52,7 +53,7 @@ package enum ShortAttention<ISA: VectorISA> {
     static func run<Width: HeadWidth>(_ p: AttentionProblem, items: Range<Int>, width: Width.Type) {
         let lanes = ISA.lanes
         let blocks = queryBlocks(p)
-        let buffers = ShortBuffers(p, lanes: lanes)
+        let buffers = QueryLanesBuffers(p, lanes: lanes)
         defer { buffers.deallocate() }
         if let bias = p.bias { transposeBias(bias, p, blocks: blocks, into: buffers.biasT) }
         for item in items {
@@ -85,7 +86,7 @@ package enum ShortAttention<ISA: VectorISA> {
     /// and writes their outputs.
     @inlinable @inline(never)
     static func attend<Width: HeadWidth>(_ p: AttentionProblem, row: Int, head: Int, firstQuery: Int,
-                                         width: Width.Type, biasT: UnsafePointer<Float>?, buffers: ShortBuffers) {
+                                         width: Width.Type, biasT: UnsafePointer<Float>?, buffers: QueryLanesBuffers) {
         let lanes = ISA.lanes
         let d = Width.value(p.headWidth)
         let count = min(lanes, p.queries - firstQuery)
@@ -197,9 +198,9 @@ package enum ShortAttention<ISA: VectorISA> {
     }
 }
 
-/// One parallel range's scratch memory for the short-sequence kernel.
+/// One parallel range's scratch memory for the query-lanes kernel.
 @frozen @usableFromInline
-struct ShortBuffers {
+struct QueryLanesBuffers {
     /// The block's queries, transposed and scaled: `[d][L]`.
     @usableFromInline let queriesT: UnsafeMutablePointer<Float>
     /// Scores, then weights: `[Lk][L]`.
@@ -207,7 +208,7 @@ struct ShortBuffers {
     /// The block's outputs, transposed: `[d][L]`.
     @usableFromInline let outputsT: UnsafeMutablePointer<Float>
     /// The bias per block of queries, transposed and scaled (see
-    /// ``ShortAttention/transposeBias(_:_:blocks:into:)``); one float without bias.
+    /// ``QueryLanesAttention/transposeBias(_:_:blocks:into:)``); one float without bias.
     @usableFromInline let biasT: UnsafeMutablePointer<Float>
 
     @inlinable
