@@ -42,8 +42,7 @@ extension CPUBackend {
             return result
         }
         let chosen = kernel ?? attentionKernel(queries: queries, keys: keys, headWidth: problem.headWidth)
-        precondition(chosen.takes(keys: keys) && chosen.instructionSet.isSupported,
-                     "attention kernel \(chosen) for \(keys) keys")
+        precondition(chosen.instructionSet.isSupported, "attention kernel \(chosen) on this CPU")
         switch chosen {
         case .flash(.avx2): parallelFor(AVX2.attentionItems(problem)) { AVX2.attend(problem, items: $0) }
         case .flash(.avx512): parallelFor(AVX512.attentionItems(problem)) { AVX512.attend(problem, items: $0) }
@@ -57,20 +56,35 @@ extension CPUBackend {
     /// The kernel ``attention(query:key:value:heads:scale:bias:)`` runs for `queries` queries
     /// over `keys` keys in heads of `headWidth` channels with this backend's instruction set.
     ///
-    /// The query-lanes kernel takes up to 64 keys (temporal attention) and, for heads of up to
-    /// 8 channels, up to 1024 keys in AVX-512 (128 in AVX2), in AVX-512 from 9 queries (below,
-    /// most of its 16 lanes would be idle). The flash kernel takes the rest, in AVX-512 from
-    /// 128 keys (below, its chunks of 32 keys are mostly padding). Measured with `infinity
-    /// bench attention` (2 threads, medians), query-lanes against flash, each in its best
-    /// instruction set: 16 keys 2.1 against 3.9 ms (small config, 32 x 4 heads of 8 x 16
-    /// queries); head width 8 over 77 keys 4.8 against 9.7 ms, over 256 keys 7.8 against 11.3,
-    /// over 1024 keys 59 against 70, over 4096 about even; head width 16 over 1024 keys and
-    /// width 32 over 77 keys, flash 10-20% faster; in AVX2 at width 8, even at 128 keys.
+    /// The query-lanes kernel takes up to ``maximumKeysForQueryLanes(headWidth:)`` keys, in
+    /// AVX-512 from 9 queries (below, most of its 16 lanes would be idle); the flash kernel the
+    /// rest, in AVX-512 from 128 keys (below, its chunks of 32 keys are mostly padding).
     package func attentionKernel(queries: Int, keys: Int, headWidth: Int) -> AttentionKernel {
         let wide = instructionSet == .avx512
-        let queryLanesKeys = headWidth <= 8 ? (wide ? 1024 : 128) : 64
-        if keys <= queryLanesKeys { return .queryLanes(wide && queries > 8 ? .avx512 : .avx2) }
+        if keys <= maximumKeysForQueryLanes(headWidth: headWidth) {
+            return .queryLanes(wide && queries > 8 ? .avx512 : .avx2)
+        }
         return .flash(wide && keys >= Self.minimumKeysForAVX512 ? .avx512 : .avx2)
+    }
+
+    /// The most keys for which the query-lanes kernel beats the flash kernel, with heads of
+    /// `headWidth` channels. The flash kernel shares each key's `d` FMAs among four query rows,
+    /// which pays for wide heads over many keys; over few keys it spends most of its time on
+    /// packing, padding and horizontal reductions. Measured with `infinity bench attention`
+    /// (2 threads, medians; query-lanes against flash, each in its faster instruction set):
+    /// - 16 keys (temporal), 32 sequences x 4 heads of 8 x 16 queries: 2.1 against 3.9 ms.
+    /// - AVX-512, width 8: 77 keys 4.8 against 9.7 ms, 256 keys 7.8 against 11.3, 1024 keys
+    ///   59 against 70, 4096 keys 59 against 68.
+    /// - AVX-512, width 16: 256 keys 13.8 against 15.5, 512 keys 52 against 59, 1024 even.
+    /// - AVX-512, width 32: 77 keys and 256 keys, flash 20-30% faster.
+    /// - AVX2, width 8: 77 keys 7.8 against 9.7 ms, 128 keys even, 256 keys flash faster.
+    func maximumKeysForQueryLanes(headWidth: Int) -> Int {
+        switch (instructionSet, headWidth) {
+        case (.avx512, ...8): .max
+        case (.avx512, ...16): 512
+        case (.avx2, ...8): 128
+        default: 64
+        }
     }
 
     /// Keys from which the flash kernel runs in AVX-512 (when the backend uses it).
@@ -88,14 +102,6 @@ extension CPUBackend {
 
         package var instructionSet: InstructionSet {
             switch self { case .flash(let set), .queryLanes(let set): set }
-        }
-
-        /// Whether the kernel runs sequences of `keys` keys.
-        package func takes(keys: Int) -> Bool {
-            switch self {
-            case .flash: true
-            case .queryLanes: keys <= AVX2.queryLanesAttentionMaximumKeys
-            }
         }
 
         package var description: String {

@@ -1,14 +1,14 @@
 // The attention kernel with queries in vector lanes (`ISA`, `L` lanes per vector), for short
-// key sequences (temporal attention: a key per frame) and for narrow heads over up to
-// `QueryLanesAttention.maximumKeys` keys.
+// key sequences (temporal attention: a key per frame) and for narrow heads.
 //
 // One work item is a (batch row, head, block of L queries). Its queries are copied transposed
 // into `[d][L]` and scaled by `scale * log2(e)`, so that each key, a row of `d` contiguous
 // floats, meets all L queries at once by broadcast:
-//   1. scores: for each key `j`, `s_j = sum_c k_j[c] * qT[c]` (`d` FMAs, plus the bias's
-//      column `j` when there is a bias), kept in a `[Lk][L]` buffer, and the lane-wise maximum
-//      over the keys;
-//   2. weights: `2^(s_j - max)`, in place, and their lane-wise sum;
+//   1. scores: for each key `j` of a tile of 256, `s_j = sum_c k_j[c] * qT[c]` (`d` FMAs, plus
+//      the bias's column `j` when there is a bias), kept in a `[256][L]` buffer in L1, and the
+//      lane-wise maximum over the tile;
+//   2. weights: `2^(s_j - max)` with the running maximum (online softmax: the earlier tiles'
+//      sums and outputs are rescaled when it rises), in place, and their lane-wise sum;
 //   3. values: `oT[c] = sum_j v_j[c] * w_j` for blocks of up to eight channels (eight
 //      independent FMA chains), each key's values broadcast from its row;
 // and the outputs, `oT[c] / sum`, are copied back into the queries' rows. Keys and values are
@@ -20,13 +20,11 @@
 
 @frozen @usableFromInline
 package enum QueryLanesAttention<ISA: VectorISA> {
-    /// The most keys the kernel takes: its scores (`Lk x L` floats, 64 KiB at 1024 keys in
-    /// AVX-512) stay in a core's L2 cache.
+    /// Keys per online-softmax step: their scores (16 KiB in AVX-512) stay in L1.
     @inlinable
-    package static var maximumKeys: Int { 1024 }
+    static var keyTile: Int { 256 }
 
-    /// Work items of `problem` (whose keys are at most ``maximumKeys``): (batch row, head,
-    /// block of L queries) triples.
+    /// Work items of `problem`: (batch row, head, block of L queries) triples.
     @inlinable
     package static func items(_ problem: AttentionProblem) -> Int {
         problem.batch * problem.heads * queryBlocks(problem)
@@ -38,7 +36,6 @@ package enum QueryLanesAttention<ISA: VectorISA> {
     /// Runs the work items `items` of `problem`.
     @inlinable
     package static func run(_ problem: AttentionProblem, items: Range<Int>) {
-        precondition(problem.keys <= maximumKeys, "QueryLanesAttention: \(problem.keys) keys")
         switch problem.headWidth {
         case 4: run(problem, items: items, width: HeadWidth4.self)
         case 8: run(problem, items: items, width: HeadWidth8.self)
@@ -53,7 +50,7 @@ package enum QueryLanesAttention<ISA: VectorISA> {
     static func run<Width: HeadWidth>(_ p: AttentionProblem, items: Range<Int>, width: Width.Type) {
         let lanes = ISA.lanes
         let blocks = queryBlocks(p)
-        let buffers = QueryLanesBuffers(p, lanes: lanes)
+        let buffers = QueryLanesBuffers(p, lanes: lanes, keyTile: keyTile)
         defer { buffers.deallocate() }
         if let bias = p.bias { transposeBias(bias, p, blocks: blocks, into: buffers.biasT) }
         for item in items {
@@ -103,45 +100,64 @@ package enum QueryLanesAttention<ISA: VectorISA> {
             for c in 0 ..< d { queriesT[c &* lanes &+ lane] = source[c] * queryScale }
         }
 
-        // 1. Scores and their lane-wise maximum.
-        var maxima = ISA.Vector(repeating: -.infinity)
-        for j in 0 ..< p.keys {
-            let key = keyBase + j &* p.width
-            var s = biasT.map { ISA.load($0 + j &* lanes) } ?? ISA.Vector()
-            for c in 0 ..< d { s = s.addingProduct(ISA.Vector(repeating: key[c]), ISA.load(queriesT + c &* lanes)) }
-            ISA.store(s, scores + j &* lanes)
-            maxima = ISA.laneMax(maxima, s)
+        // Keys a tile at a time, with an online softmax (the running maximum raised and the sums
+        // rescaled per tile), so that a tile's scores stay in L1.
+        var maxima = ISA.Vector(repeating: -.infinity), sums = ISA.Vector()
+        var tileStart = 0
+        while tileStart < p.keys {
+            let tileKeys = min(keyTile, p.keys - tileStart)
+            // 1. Scores and their lane-wise maximum.
+            var tileMaxima = ISA.Vector(repeating: -.infinity)
+            for t in 0 ..< tileKeys {
+                let j = tileStart &+ t
+                let key = keyBase + j &* p.width
+                var s = biasT.map { ISA.load($0 + j &* lanes) } ?? ISA.Vector()
+                for c in 0 ..< d { s = s.addingProduct(ISA.Vector(repeating: key[c]), ISA.load(queriesT + c &* lanes)) }
+                ISA.store(s, scores + t &* lanes)
+                tileMaxima = ISA.laneMax(tileMaxima, s)
+            }
+
+            // 2. Weights and their sums. While a query's keys are all masked its maximum is
+            // -infinity: offsetting by the lowest finite float instead keeps the weights exact
+            // zeros. The earlier tiles' sums and outputs shrink by 2^(old - new maximum).
+            let lowest = ISA.Vector(repeating: -.greatestFiniteMagnitude)
+            let previous = ISA.laneMax(maxima, lowest)
+            maxima = ISA.laneMax(maxima, tileMaxima)
+            let offsets = ISA.laneMax(maxima, lowest)
+            let rescale = ISA.exp2(previous - offsets)
+            var sum0 = ISA.Vector(), sum1 = ISA.Vector()
+            var t = 0
+            while t &+ 1 < tileKeys {
+                let e0 = ISA.exp2(ISA.load(scores + t &* lanes) - offsets)
+                let e1 = ISA.exp2(ISA.load(scores + (t &+ 1) &* lanes) - offsets)
+                ISA.store(e0, scores + t &* lanes)
+                ISA.store(e1, scores + (t &+ 1) &* lanes)
+                sum0 += e0
+                sum1 += e1
+                t &+= 2
+            }
+            if t < tileKeys {
+                let e = ISA.exp2(ISA.load(scores + t &* lanes) - offsets)
+                ISA.store(e, scores + t &* lanes)
+                sum0 += e
+            }
+            sums = sums * rescale + (sum0 + sum1)
+
+            // 3. Weighted values, eight channels at a time.
+            var c0 = 0
+            while c0 < d {
+                accumulateValues(valueBase + tileStart &* p.width, keys: tileKeys, stride: p.width,
+                                 channels: c0 ..< min(d, c0 &+ 8), weights: scores,
+                                 rescale: tileStart == 0 ? nil : rescale, into: outputsT)
+                c0 &+= 8
+            }
+            tileStart &+= tileKeys
         }
 
-        // 2. Weights and their sums. A query whose keys are all masked has a maximum of
-        // -infinity: offsetting by the lowest finite float instead keeps its weights exact zeros.
-        let offsets = ISA.laneMax(maxima, ISA.Vector(repeating: -.greatestFiniteMagnitude))
-        var sum0 = ISA.Vector(), sum1 = ISA.Vector()
-        var j = 0
-        while j &+ 1 < p.keys {
-            let e0 = ISA.exp2(ISA.load(scores + j &* lanes) - offsets)
-            let e1 = ISA.exp2(ISA.load(scores + (j &+ 1) &* lanes) - offsets)
-            ISA.store(e0, scores + j &* lanes)
-            ISA.store(e1, scores + (j &+ 1) &* lanes)
-            sum0 += e0
-            sum1 += e1
-            j &+= 2
-        }
-        if j < p.keys {
-            let e = ISA.exp2(ISA.load(scores + j &* lanes) - offsets)
-            ISA.store(e, scores + j &* lanes)
-            sum0 += e
-        }
-        // A zero sum (every key masked) leaves zero outputs: their products are all exact zeros.
-        let inverse = ISA.Vector(repeating: 1) / ISA.laneMax(sum0 + sum1, ISA.Vector(repeating: .leastNormalMagnitude))
-
-        // 3. Weighted values, eight channels at a time, then copied back into the query rows.
-        var c0 = 0
-        while c0 < d {
-            accumulateValues(valueBase, keys: p.keys, stride: p.width, channels: c0 ..< min(d, c0 &+ 8),
-                             weights: scores, inverse: inverse, into: outputsT)
-            c0 &+= 8
-        }
+        // The outputs, normalised and copied back into the query rows. A zero sum (every key
+        // masked) leaves zero outputs: their products are all exact zeros.
+        let inverse = ISA.Vector(repeating: 1) / ISA.laneMax(sums, ISA.Vector(repeating: .leastNormalMagnitude))
+        for c in 0 ..< d { ISA.store(ISA.load(outputsT + c &* lanes) * inverse, outputsT + c &* lanes) }
         let outBase = p.out + (row * p.queries + firstQuery) * p.width + head * d
         for lane in 0 ..< count {
             let destination = outBase + lane &* p.width
@@ -149,17 +165,30 @@ package enum QueryLanesAttention<ISA: VectorISA> {
         }
     }
 
-    /// `outputsT[c] = inverse * sum_j values[j * stride + c] * weights[j]` for the channels
-    /// `channels` (at most eight), each a vector over the block's queries: eight accumulators,
-    /// independent chains of one FMA per key (absent channels of a short last block add zeros).
+    /// `outputsT[c] = rescale * outputsT[c] + sum_j values[j * stride + c] * weights[j]` for
+    /// the channels `channels` (at most eight; no earlier sum without `rescale`), each a vector
+    /// over the block's queries: eight accumulators, independent chains of one FMA per key
+    /// (absent channels of a short last block add zeros).
     @inlinable @inline(__always)
     static func accumulateValues(_ values: UnsafePointer<Float>, keys: Int, stride: Int, channels: Range<Int>,
-                                 weights: UnsafePointer<Float>, inverse: ISA.Vector,
+                                 weights: UnsafePointer<Float>, rescale: ISA.Vector?,
                                  into outputsT: UnsafeMutablePointer<Float>) {
         let lanes = ISA.lanes
         let c0 = channels.lowerBound, width = channels.count
+        let out = outputsT + c0 &* lanes
         var a0 = ISA.Vector(), a1 = ISA.Vector(), a2 = ISA.Vector(), a3 = ISA.Vector()
         var a4 = ISA.Vector(), a5 = ISA.Vector(), a6 = ISA.Vector(), a7 = ISA.Vector()
+        if let rescale {
+            // Absent channels of a short last block load their neighbours' sums and drop them.
+            a0 = ISA.load(out) * rescale
+            if width > 1 { a1 = ISA.load(out + lanes) * rescale }
+            if width > 2 { a2 = ISA.load(out + 2 &* lanes) * rescale }
+            if width > 3 { a3 = ISA.load(out + 3 &* lanes) * rescale }
+            if width > 4 { a4 = ISA.load(out + 4 &* lanes) * rescale }
+            if width > 5 { a5 = ISA.load(out + 5 &* lanes) * rescale }
+            if width > 6 { a6 = ISA.load(out + 6 &* lanes) * rescale }
+            if width > 7 { a7 = ISA.load(out + 7 &* lanes) * rescale }
+        }
         if width == 8 {
             for j in 0 ..< keys {
                 let w = ISA.load(weights + j &* lanes)
@@ -186,15 +215,14 @@ package enum QueryLanesAttention<ISA: VectorISA> {
                 if width > 6 { a6 = a6.addingProduct(ISA.Vector(repeating: v[6]), w) }
             }
         }
-        let out = outputsT + c0 &* lanes
-        ISA.store(a0 * inverse, out)
-        if width > 1 { ISA.store(a1 * inverse, out + lanes) }
-        if width > 2 { ISA.store(a2 * inverse, out + 2 &* lanes) }
-        if width > 3 { ISA.store(a3 * inverse, out + 3 &* lanes) }
-        if width > 4 { ISA.store(a4 * inverse, out + 4 &* lanes) }
-        if width > 5 { ISA.store(a5 * inverse, out + 5 &* lanes) }
-        if width > 6 { ISA.store(a6 * inverse, out + 6 &* lanes) }
-        if width > 7 { ISA.store(a7 * inverse, out + 7 &* lanes) }
+        ISA.store(a0, out)
+        if width > 1 { ISA.store(a1, out + lanes) }
+        if width > 2 { ISA.store(a2, out + 2 &* lanes) }
+        if width > 3 { ISA.store(a3, out + 3 &* lanes) }
+        if width > 4 { ISA.store(a4, out + 4 &* lanes) }
+        if width > 5 { ISA.store(a5, out + 5 &* lanes) }
+        if width > 6 { ISA.store(a6, out + 6 &* lanes) }
+        if width > 7 { ISA.store(a7, out + 7 &* lanes) }
     }
 }
 
@@ -203,7 +231,7 @@ package enum QueryLanesAttention<ISA: VectorISA> {
 struct QueryLanesBuffers {
     /// The block's queries, transposed and scaled: `[d][L]`.
     @usableFromInline let queriesT: UnsafeMutablePointer<Float>
-    /// Scores, then weights: `[Lk][L]`.
+    /// One key tile's scores, then weights: `[min(Lk, keyTile)][L]`.
     @usableFromInline let scores: UnsafeMutablePointer<Float>
     /// The block's outputs, transposed: `[d][L]`.
     @usableFromInline let outputsT: UnsafeMutablePointer<Float>
@@ -212,9 +240,9 @@ struct QueryLanesBuffers {
     @usableFromInline let biasT: UnsafeMutablePointer<Float>
 
     @inlinable
-    init(_ p: AttentionProblem, lanes: Int) {
+    init(_ p: AttentionProblem, lanes: Int, keyTile: Int) {
         queriesT = .allocate(capacity: p.headWidth * lanes)
-        scores = .allocate(capacity: max(1, p.keys) * lanes)
+        scores = .allocate(capacity: max(1, min(p.keys, keyTile)) * lanes)
         outputsT = .allocate(capacity: p.headWidth * lanes)
         let blocks = (p.queries + lanes - 1) / lanes
         biasT = .allocate(capacity: p.bias == nil ? 1 : blocks * p.keys * lanes)

@@ -27,9 +27,6 @@ extension ModuleISA {
         FlashAttention<Self>.run(problem, items: items)
     }
 
-    /// The most keys the query-lanes attention kernel takes.
-    package static var queryLanesAttentionMaximumKeys: Int { QueryLanesAttention<Self>.maximumKeys }
-
     /// Work items of the query-lanes attention kernel for `problem`.
     package static func queryLanesAttentionItems(_ problem: AttentionProblem) -> Int {
         QueryLanesAttention<Self>.items(problem)
