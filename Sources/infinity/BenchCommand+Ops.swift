@@ -36,7 +36,7 @@ extension BenchCommand {
         }
     }
 
-    /// `bench attention`: the attention op with each kernel variant this CPU runs.
+    /// `bench attention`: the attention op with each kernel in each instruction set this CPU runs.
     static func attention(_ arguments: ArraySlice<String>) throws {
         let options = try Arguments(arguments, options: ["batch", "queries", "keys", "heads", "head-width", "threads",
                                                          "iterations"])

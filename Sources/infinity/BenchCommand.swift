@@ -21,8 +21,9 @@ enum BenchCommand {
       and set of operand shapes.
     usage: infinity bench attention [--batch B] [--queries L] [--keys K] [--heads H] [--head-width D]
                                    [--threads N] [--iterations N]
-      Times the CPU backend's attention op with each variant of its kernels this CPU runs (AVX2,
-      AVX-512), interleaved: the median and best time of each and the speed-up over AVX2.
+      Times the CPU backend's attention op with each of its kernels (flash, query-lanes) in each
+      instruction set this CPU runs (AVX2, AVX-512), interleaved: the median and best time of
+      each and the speed-up over the flash kernel in AVX2.
       Defaults: the small benchmark config's spatial self-attention at 16 frames, 32x32.
     usage: infinity bench linear [--rows M] [--in K] [--out N] [--geglu] [--threads N] [--iterations N]
       Times the CPU backend's linear op on [M, K] x [N, K]^T; with --geglu, the feed-forward
