@@ -16,7 +16,8 @@ extension CPUBackend {
     /// over the keys a tile at a time with an online softmax, so no score matrix is ever stored
     /// (`CPUKernels/FlashAttention.swift`). The query-lanes kernel puts queries in vector lanes
     /// and reads keys and values in place (`CPUKernels/QueryLanesAttention.swift`): it serves
-    /// temporal attention (a key per frame, a batch row per pixel) and narrow heads.
+    /// heads of up to 8 channels, and temporal attention (a key per frame, a batch row per
+    /// pixel) with heads of up to 32.
     public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float,
                           bias: Tensor?) throws -> Tensor {
         try attention(query: query, key: key, value: value, heads: heads, scale: scale, bias: bias, kernel: nil)
@@ -57,33 +58,45 @@ extension CPUBackend {
     /// over `keys` keys in heads of `headWidth` channels with this backend's instruction set.
     ///
     /// The query-lanes kernel takes up to ``maximumKeysForQueryLanes(headWidth:)`` keys, in
-    /// AVX-512 from 9 queries (below, most of its 16 lanes would be idle); the flash kernel the
-    /// rest, in AVX-512 from 128 keys (below, its chunks of 32 keys are mostly padding).
+    /// AVX-512 from 9 queries (below, most of its 16 lanes would be idle). The flash kernel
+    /// takes the rest, in AVX-512 from 128 keys, or from 32 for heads of 32 channels or more:
+    /// below, its chunks of 32 keys are mostly padding, which costs the most where each key is
+    /// cheap. Measured with `infinity bench attention` (2 threads, medians), flash AVX-512
+    /// against flash AVX2: width 64 over 32 keys 16.9 against 20.2 ms, 64 keys 43.7 against
+    /// 58.2, 77 keys 6.5 against 7.3; width 32 over 64 keys 35.2 against 43.6; width 64 over
+    /// 16 keys 33.6 against 22.9.
     package func attentionKernel(queries: Int, keys: Int, headWidth: Int) -> AttentionKernel {
         let wide = instructionSet == .avx512
         if keys <= maximumKeysForQueryLanes(headWidth: headWidth) {
             return .queryLanes(wide && queries > 8 ? .avx512 : .avx2)
         }
-        return .flash(wide && keys >= Self.minimumKeysForAVX512 ? .avx512 : .avx2)
+        let flashAVX512 = keys >= Self.minimumKeysForAVX512 || (headWidth >= 32 && keys >= 32)
+        return .flash(wide && flashAVX512 ? .avx512 : .avx2)
     }
 
     /// The most keys for which the query-lanes kernel beats the flash kernel, with heads of
-    /// `headWidth` channels. The flash kernel shares each key's `d` FMAs among four query rows,
-    /// which pays for wide heads over many keys; over few keys it spends most of its time on
-    /// packing, padding and horizontal reductions. Measured with `infinity bench attention`
-    /// (2 threads, medians; query-lanes against flash, each in its faster instruction set):
-    /// - 16 keys (temporal), 32 sequences x 4 heads of 8 x 16 queries: 2.1 against 3.9 ms.
-    /// - AVX-512, width 8: 77 keys 4.8 against 9.7 ms, 256 keys 7.8 against 11.3, 1024 keys
-    ///   59 against 70, 4096 keys 59 against 68.
-    /// - AVX-512, width 16: 256 keys 13.8 against 15.5, 512 keys 52 against 59, 1024 even.
-    /// - AVX-512, width 32: 77 keys and 256 keys, flash 20-30% faster.
-    /// - AVX2, width 8: 77 keys 7.8 against 9.7 ms, 128 keys even, 256 keys flash faster.
+    /// `headWidth` channels (0: never). The flash kernel shares each key's `d` FMAs among four
+    /// query rows, which pays for wide heads; over few keys it spends much of its time on
+    /// packing, padding and horizontal reductions, which the query-lanes kernel avoids.
+    /// Measured with `infinity bench attention` (2 threads, medians; query-lanes against
+    /// flash, each in its faster instruction set):
+    /// - AVX-512, width 8: 16 keys 2.1 against 3.9 ms, 77 keys 4.8 against 9.7, 256 keys 7.8
+    ///   against 11.3, 1024 keys 59 against 70, 4096 keys 59 against 68.
+    /// - AVX-512, width 16: 16 keys 10.1 against 14.7 ms, 256 keys 13.8 against 15.5, 512 keys
+    ///   52 against 59, 1024 keys even.
+    /// - AVX-512, width 32: 16 keys 4.9 against 5.5 ms; 64 keys 40.4 against 35.2.
+    /// - AVX-512, width 64: 16 keys 24.1 against 22.9 ms, 32 keys 20.3 against 16.9, 64 keys
+    ///   58.0 against 43.7.
+    /// - AVX2, width 8: 77 keys 7.8 against 9.7 ms, 128 keys even, 256 keys 15.7 against 13.7;
+    ///   width 16, 16 keys 13.9 against 14.7; width 32, 16 keys 6.1 against 5.5.
     func maximumKeysForQueryLanes(headWidth: Int) -> Int {
         switch (instructionSet, headWidth) {
         case (.avx512, ...8): .max
         case (.avx512, ...16): 512
+        case (.avx512, ...32): 16
         case (.avx2, ...8): 128
-        default: 64
+        case (.avx2, ...16): 16
+        default: 0
         }
     }
 

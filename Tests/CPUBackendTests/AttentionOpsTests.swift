@@ -91,11 +91,12 @@ struct AttentionOpsTests {
 
     @Test func kernelChoice() {
         let avx2 = CPUBackend(threads: 1, instructionSet: .avx2)
-        #expect(avx2.attentionKernel(queries: 16, keys: 16, headWidth: 64) == .queryLanes(.avx2))
-        #expect(avx2.attentionKernel(queries: 1024, keys: 64, headWidth: 32) == .queryLanes(.avx2))
-        #expect(avx2.attentionKernel(queries: 16, keys: 65, headWidth: 16) == .flash(.avx2))
+        #expect(avx2.attentionKernel(queries: 16, keys: 16, headWidth: 16) == .queryLanes(.avx2))
+        #expect(avx2.attentionKernel(queries: 16, keys: 17, headWidth: 16) == .flash(.avx2))
+        #expect(avx2.attentionKernel(queries: 16, keys: 16, headWidth: 32) == .flash(.avx2))
         #expect(avx2.attentionKernel(queries: 1024, keys: 128, headWidth: 8) == .queryLanes(.avx2))
         #expect(avx2.attentionKernel(queries: 1024, keys: 129, headWidth: 8) == .flash(.avx2))
+        #expect(avx2.attentionKernel(queries: 1024, keys: 1024, headWidth: 64) == .flash(.avx2))
         guard CPUBackend.InstructionSet.avx512.isSupported else { return }
         let avx512 = CPUBackend(threads: 1, instructionSet: .avx512)
         #expect(avx512.attentionKernel(queries: 16, keys: 16, headWidth: 8) == .queryLanes(.avx512))
@@ -103,8 +104,12 @@ struct AttentionOpsTests {
         #expect(avx512.attentionKernel(queries: 4096, keys: 4096, headWidth: 8) == .queryLanes(.avx512))
         #expect(avx512.attentionKernel(queries: 512, keys: 512, headWidth: 16) == .queryLanes(.avx512))
         #expect(avx512.attentionKernel(queries: 1024, keys: 1024, headWidth: 16) == .flash(.avx512))
-        #expect(avx512.attentionKernel(queries: 1024, keys: 77, headWidth: 32) == .flash(.avx2))
-        #expect(avx512.attentionKernel(queries: 1024, keys: 1024, headWidth: 64) == .flash(.avx512))
+        #expect(avx512.attentionKernel(queries: 16, keys: 16, headWidth: 32) == .queryLanes(.avx512))
+        #expect(avx512.attentionKernel(queries: 64, keys: 64, headWidth: 32) == .flash(.avx512))
+        #expect(avx512.attentionKernel(queries: 16, keys: 16, headWidth: 64) == .flash(.avx2))
+        #expect(avx512.attentionKernel(queries: 32, keys: 32, headWidth: 64) == .flash(.avx512))
+        #expect(avx512.attentionKernel(queries: 1024, keys: 77, headWidth: 16) == .queryLanes(.avx512))
+        #expect(avx512.attentionKernel(queries: 1024, keys: 77, headWidth: 24) == .flash(.avx2))
     }
 
     func checkAttention(_ c: Case, bias biasKind: BiasKind, kernel: CPUBackend.AttentionKernel) throws {
