@@ -47,11 +47,23 @@ extension CPUBackend {
         switch chosen {
         case .flash(.avx2): parallelFor(AVX2.attentionItems(problem)) { AVX2.attend(problem, items: $0) }
         case .flash(.avx512): parallelFor(AVX512.attentionItems(problem)) { AVX512.attend(problem, items: $0) }
-        case .queryLanes(.avx2): parallelFor(AVX2.queryLanesAttentionItems(problem)) { AVX2.attendQueryLanes(problem, items: $0) }
+        case .queryLanes(.avx2):
+            attendQueryLanes(problem, bias: AVX2.queryLanesTransposedBias(problem),
+                             items: AVX2.queryLanesAttentionItems(problem), AVX2.attendQueryLanes)
         case .queryLanes(.avx512):
-            parallelFor(AVX512.queryLanesAttentionItems(problem)) { AVX512.attendQueryLanes(problem, items: $0) }
+            attendQueryLanes(problem, bias: AVX512.queryLanesTransposedBias(problem),
+                             items: AVX512.queryLanesAttentionItems(problem), AVX512.attendQueryLanes)
         }
         return result
+    }
+
+    /// Runs one instruction set's query-lanes kernel over `items` work items in parallel, all
+    /// sharing `bias`, the problem's bias transposed once for the call.
+    private func attendQueryLanes(_ problem: AttentionProblem, bias: [Float], items: Int,
+                                  _ kernel: (AttentionProblem, UnsafePointer<Float>?, Range<Int>) -> Void) {
+        bias.withUnsafeBufferPointer { transposed in
+            parallelFor(items) { kernel(problem, transposed.baseAddress, $0) }
+        }
     }
 
     /// The kernel ``attention(query:key:value:heads:scale:bias:)`` runs for `queries` queries
@@ -107,11 +119,13 @@ extension CPUBackend {
     package enum AttentionKernel: Hashable, CustomStringConvertible {
         /// `CPUKernels/FlashAttention.swift`: keys in lanes, any number of them.
         case flash(InstructionSet)
-        /// `CPUKernels/QueryLanesAttention.swift`: queries in lanes, up to 64 keys.
+        /// `CPUKernels/QueryLanesAttention.swift`: queries in lanes, any number of keys.
         case queryLanes(InstructionSet)
 
-        /// Every kernel in every instruction set.
-        package static var all: [AttentionKernel] { InstructionSet.allCases.flatMap { [.flash($0), .queryLanes($0)] } }
+        /// Every kernel in every instruction set this CPU runs, AVX2 first.
+        package static var supported: [AttentionKernel] {
+            InstructionSet.supported.flatMap { [.flash($0), .queryLanes($0)] }
+        }
 
         package var instructionSet: InstructionSet {
             switch self { case .flash(let set), .queryLanes(let set): set }

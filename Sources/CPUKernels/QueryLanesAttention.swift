@@ -33,42 +33,21 @@ package enum QueryLanesAttention<ISA: VectorISA> {
     @inlinable
     static func queryBlocks(_ p: AttentionProblem) -> Int { (p.queries + ISA.lanes - 1) / ISA.lanes }
 
-    /// Runs the work items `items` of `problem`.
+    /// Floats of ``transposeBias(_:into:)``'s layout for `problem`: 0 without bias.
     @inlinable
-    package static func run(_ problem: AttentionProblem, items: Range<Int>) {
-        switch problem.headWidth {
-        case 4: run(problem, items: items, width: HeadWidth4.self)
-        case 8: run(problem, items: items, width: HeadWidth8.self)
-        case 16: run(problem, items: items, width: HeadWidth16.self)
-        case 32: run(problem, items: items, width: HeadWidth32.self)
-        case 64: run(problem, items: items, width: HeadWidth64.self)
-        default: run(problem, items: items, width: AnyHeadWidth.self)
-        }
-    }
-
-    @inlinable
-    static func run<Width: HeadWidth>(_ p: AttentionProblem, items: Range<Int>, width: Width.Type) {
-        let lanes = ISA.lanes
-        let blocks = queryBlocks(p)
-        let buffers = QueryLanesBuffers(p, lanes: lanes, keyTile: keyTile)
-        defer { buffers.deallocate() }
-        if let bias = p.bias { transposeBias(bias, p, blocks: blocks, into: buffers.biasT) }
-        for item in items {
-            let (sequence, block) = item.quotientAndRemainder(dividingBy: blocks)
-            let (row, head) = sequence.quotientAndRemainder(dividingBy: p.heads)
-            attend(p, row: row, head: head, firstQuery: block * lanes, width: Width.self,
-                   biasT: p.bias == nil ? nil : UnsafePointer(buffers.biasT + block * p.keys * lanes),
-                   buffers: buffers)
-        }
+    package static func transposedBiasCount(_ p: AttentionProblem) -> Int {
+        p.bias == nil ? 0 : queryBlocks(p) * p.keys * ISA.lanes
     }
 
     /// `biasT[block][j][lane] = log2(e) * bias[block * L + lane][j]`: each key's bias for a
-    /// block of queries as a vector (0 for lanes past the last query, whose results are dropped).
+    /// block of queries as a vector (0 for lanes past the last query, whose results are
+    /// dropped), ``transposedBiasCount(_:)`` floats. Done once per call, before the work items
+    /// share it.
     @inlinable
-    static func transposeBias(_ bias: UnsafePointer<Float>, _ p: AttentionProblem, blocks: Int,
-                              into biasT: UnsafeMutablePointer<Float>) {
+    package static func transposeBias(_ p: AttentionProblem, into biasT: UnsafeMutablePointer<Float>) {
+        guard let bias = p.bias else { return }
         let lanes = ISA.lanes
-        for block in 0 ..< blocks {
+        for block in 0 ..< queryBlocks(p) {
             for j in 0 ..< p.keys {
                 for lane in 0 ..< lanes {
                     let query = block * lanes + lane
@@ -76,6 +55,36 @@ package enum QueryLanesAttention<ISA: VectorISA> {
                         ? bias[query * p.keys + j] * FlashTiling.log2e : 0
                 }
             }
+        }
+    }
+
+    /// Runs the work items `items` of `problem`, whose bias (when it has one) `transposedBias`
+    /// holds as ``transposeBias(_:into:)`` lays it out.
+    @inlinable
+    package static func run(_ problem: AttentionProblem, transposedBias: UnsafePointer<Float>?, items: Range<Int>) {
+        let biasT = problem.bias == nil ? nil : transposedBias
+        switch problem.headWidth {
+        case 4: run(problem, biasT: biasT, items: items, width: HeadWidth4.self)
+        case 8: run(problem, biasT: biasT, items: items, width: HeadWidth8.self)
+        case 16: run(problem, biasT: biasT, items: items, width: HeadWidth16.self)
+        case 32: run(problem, biasT: biasT, items: items, width: HeadWidth32.self)
+        case 64: run(problem, biasT: biasT, items: items, width: HeadWidth64.self)
+        default: run(problem, biasT: biasT, items: items, width: AnyHeadWidth.self)
+        }
+    }
+
+    @inlinable
+    static func run<Width: HeadWidth>(_ p: AttentionProblem, biasT: UnsafePointer<Float>?, items: Range<Int>,
+                                      width: Width.Type) {
+        let lanes = ISA.lanes
+        let blocks = queryBlocks(p)
+        let buffers = QueryLanesBuffers(p, lanes: lanes, keyTile: keyTile)
+        defer { buffers.deallocate() }
+        for item in items {
+            let (sequence, block) = item.quotientAndRemainder(dividingBy: blocks)
+            let (row, head) = sequence.quotientAndRemainder(dividingBy: p.heads)
+            attend(p, row: row, head: head, firstQuery: block * lanes, width: Width.self,
+                   biasT: biasT.map { $0 + block * p.keys * lanes }, buffers: buffers)
         }
     }
 
@@ -167,8 +176,8 @@ package enum QueryLanesAttention<ISA: VectorISA> {
 
     /// `outputsT[c] = rescale * outputsT[c] + sum_j values[j * stride + c] * weights[j]` for
     /// the channels `channels` (at most eight; no earlier sum without `rescale`), each a vector
-    /// over the block's queries: eight accumulators, independent chains of one FMA per key
-    /// (absent channels of a short last block add zeros).
+    /// over the block's queries: eight accumulators, independent chains of one FMA per key. A
+    /// whole block of eight runs without a test per channel; a short last block tests each.
     @inlinable @inline(__always)
     static func accumulateValues(_ values: UnsafePointer<Float>, keys: Int, stride: Int, channels: Range<Int>,
                                  weights: UnsafePointer<Float>, rescale: ISA.Vector?,
@@ -179,7 +188,6 @@ package enum QueryLanesAttention<ISA: VectorISA> {
         var a0 = ISA.Vector(), a1 = ISA.Vector(), a2 = ISA.Vector(), a3 = ISA.Vector()
         var a4 = ISA.Vector(), a5 = ISA.Vector(), a6 = ISA.Vector(), a7 = ISA.Vector()
         if let rescale {
-            // Absent channels of a short last block load their neighbours' sums and drop them.
             a0 = ISA.load(out) * rescale
             if width > 1 { a1 = ISA.load(out + lanes) * rescale }
             if width > 2 { a2 = ISA.load(out + 2 &* lanes) * rescale }
@@ -235,21 +243,16 @@ struct QueryLanesBuffers {
     @usableFromInline let scores: UnsafeMutablePointer<Float>
     /// The block's outputs, transposed: `[d][L]`.
     @usableFromInline let outputsT: UnsafeMutablePointer<Float>
-    /// The bias per block of queries, transposed and scaled (see
-    /// ``QueryLanesAttention/transposeBias(_:_:blocks:into:)``); one float without bias.
-    @usableFromInline let biasT: UnsafeMutablePointer<Float>
 
     @inlinable
     init(_ p: AttentionProblem, lanes: Int, keyTile: Int) {
         queriesT = .allocate(capacity: p.headWidth * lanes)
         scores = .allocate(capacity: max(1, min(p.keys, keyTile)) * lanes)
         outputsT = .allocate(capacity: p.headWidth * lanes)
-        let blocks = (p.queries + lanes - 1) / lanes
-        biasT = .allocate(capacity: p.bias == nil ? 1 : blocks * p.keys * lanes)
     }
 
     @inlinable
     func deallocate() {
-        for buffer in [queriesT, scores, outputsT, biasT] { buffer.deallocate() }
+        for buffer in [queriesT, scores, outputsT] { buffer.deallocate() }
     }
 }

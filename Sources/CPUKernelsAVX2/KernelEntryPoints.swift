@@ -32,9 +32,20 @@ extension ModuleISA {
         QueryLanesAttention<Self>.items(problem)
     }
 
-    /// Runs the query-lanes attention kernel's work items `items` of `problem`.
-    package static func attendQueryLanes(_ problem: AttentionProblem, items: Range<Int>) {
-        QueryLanesAttention<Self>.run(problem, items: items)
+    /// `problem`'s bias laid out for the query-lanes attention kernel (empty without bias).
+    package static func queryLanesTransposedBias(_ problem: AttentionProblem) -> [Float] {
+        let count = QueryLanesAttention<Self>.transposedBiasCount(problem)
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if let base = buffer.baseAddress { QueryLanesAttention<Self>.transposeBias(problem, into: base) }
+            initialized = count
+        }
+    }
+
+    /// Runs the query-lanes attention kernel's work items `items` of `problem`, with its bias
+    /// from ``queryLanesTransposedBias(_:)``.
+    package static func attendQueryLanes(_ problem: AttentionProblem, transposedBias: UnsafePointer<Float>?,
+                                         items: Range<Int>) {
+        QueryLanesAttention<Self>.run(problem, transposedBias: transposedBias, items: items)
     }
 
     /// The weights and bias of a linear layer packed for ``narrowLinear(x:rows:inFeatures:packed:outFeatures:out:)``.

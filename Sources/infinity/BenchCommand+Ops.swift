@@ -54,7 +54,7 @@ extension BenchCommand {
         let query = generator.randn(count: batch * queries * width)
         let key = generator.randn(count: batch * keys * width)
         let value = generator.randn(count: batch * keys * width)
-        let kernels = CPUBackend.AttentionKernel.all.filter { $0.instructionSet.isSupported }
+        let kernels = CPUBackend.AttentionKernel.supported
         let variants = try kernels.map { kernel in
             let backend = CPUBackend(threads: threads, instructionSet: kernel.instructionSet)
             let (q, k, v) = (try backend.upload(query, shape: [batch, queries, width]),
