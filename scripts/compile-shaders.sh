@@ -6,7 +6,8 @@
 #
 # Shaders/<name>.comp -> OUTPUT_DIR/<name>.spv, compiled with
 #   glslc --target-env=vulkan1.1 -O -I Shaders/include -fshader-stage=compute
-# and validated with `spirv-val --target-env vulkan1.1`. glslc runs from the repository root on
+# and validated with `spirv-val --target-env vulkan1.1`; cooperative-matrix shaders with glslang 15
+# (below). glslc runs from the repository root on
 # relative paths, so the output is the same on every machine with the same glslc. .spv files in
 # OUTPUT_DIR without a Shaders/*.comp source are deleted (the script owns them).
 #
@@ -40,9 +41,40 @@ staging="$(mktemp -d)"
 trap 'rm -rf "$staging"' EXIT
 mkdir -p "$out"
 
+# Shaders that need GL_KHR_cooperative_matrix, which Debian 12's glslc cannot compile, go
+# through glslang 15 (scripts/fetch-glslang.sh) with --target-env vulkan1.3. Beside each such
+# .spv, <name>.spv.sha256 records the SHA-256 of its sources (the .comp, then Shaders/include/*
+# in name order). Without glslang 15 the committed .spv is kept when the record still matches
+# the sources (so CI checks them without fetching the compiler), and it is an error otherwise.
+coopmat_bin="${GLSLANG_COOPMAT_BIN:-$root/.build/glslang-15/bin}"
+sources_hash() { cat "$1" $(find Shaders/include -type f | LC_ALL=C sort) | sha256sum | cut -d' ' -f1; }
+compile_coopmat() { # shader name
+    local shader="$1" name="$2" hash
+    hash="$(sources_hash "$shader")"
+    if [ -x "$coopmat_bin/glslangValidator" ]; then
+        "$coopmat_bin/glslangValidator" --target-env vulkan1.3 -IShaders/include -S comp "$shader" \
+            -o "$staging/$name.spv" >"$staging/log.txt" || { cat "$staging/log.txt" >&2; return 1; }
+        "$coopmat_bin/spirv-val" --target-env vulkan1.3 "$staging/$name.spv" || return 1
+        cp "$staging/$name.spv" "$out/$name.spv"
+        echo "$hash" >"$out/$name.spv.sha256"
+    elif [ -f "Shaders/spirv/$name.spv" ] && [ "$(cat "Shaders/spirv/$name.spv.sha256" 2>/dev/null)" = "$hash" ]; then
+        if [ "$(cd "$out" && pwd)" != "$root/Shaders/spirv" ]; then
+            cp "Shaders/spirv/$name.spv" "Shaders/spirv/$name.spv.sha256" "$out/"
+        fi
+        echo "compile-shaders: $shader kept as committed (its sources are unchanged; scripts/fetch-glslang.sh gets the compiler)"
+    else
+        echo "compile-shaders: $shader needs glslang 15 (it uses GL_KHR_cooperative_matrix); run scripts/fetch-glslang.sh" >&2
+        return 1
+    fi
+}
+
 failed=()
 for shader in "${shaders[@]}"; do
     name="$(basename "$shader" .comp)"
+    if grep -q '^#extension GL_KHR_cooperative_matrix' "$shader"; then
+        compile_coopmat "$shader" "$name" || { echo "compile-shaders: $shader failed" >&2; failed+=("$shader"); }
+        continue
+    fi
     if ! glslc --target-env=vulkan1.1 -O -I Shaders/include -fshader-stage=compute \
             "$shader" -o "$staging/$name.spv"; then
         echo "compile-shaders: $shader failed to compile" >&2
@@ -62,7 +94,7 @@ for spv in "$out"/*.spv; do
     [ -e "$spv" ] || continue
     name="$(basename "$spv" .spv)"
     if [ ! -f "Shaders/$name.comp" ]; then
-        rm -f "$spv"
+        rm -f "$spv" "$spv.sha256"
         echo "compile-shaders: removed $spv (no Shaders/$name.comp)"
     fi
 done

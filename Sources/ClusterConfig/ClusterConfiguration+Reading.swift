@@ -99,8 +99,8 @@ extension ClusterConfiguration {
     private static func worker(_ table: TOMLTable, index: Int, at position: TOMLPosition, source: String,
                                resolve: (String) -> String) throws(ClusterConfigurationError) -> Worker {
         let reader = try TableReader(table, path: "workers[\(index)]", at: position, source: source,
-                                     known: ["host", "port", "backend", "threads", "device", "weight_precision", "max_clips", "ssh",
-                                             "executable"])
+                                     known: ["host", "port", "backend", "threads", "device", "weight_precision",
+                                             "cooperative_matrix", "max_clips", "ssh", "executable"])
         let host = try reader.requiredString("host")
         guard let address = Endpoint(parsing: host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:1" : "\(host):1"),
               !address.isWildcard else {
@@ -111,15 +111,18 @@ extension ClusterConfiguration {
         let threads = try reader.integer("threads", in: 1 ... 1024)
         let device = try reader.integer("device", in: 0 ... 255)
         let precision = try reader.choice("weight_precision", from: ["f32", "f16"])
+        let matrices = try reader.choice("cooperative_matrix", from: Worker.Backend.MatrixUse.allCases.map(\.rawValue))
         let backend: Worker.Backend
         if backendName == "cpu" {
-            for (key, value) in [("device", device as Any?), ("weight_precision", precision)] where value != nil {
+            for (key, value) in [("device", device as Any?), ("weight_precision", precision),
+                                 ("cooperative_matrix", matrices)] where value != nil {
                 throw reader.failure(key, "applies to backend \"vulkan\" only (this worker's backend is \"cpu\")")
             }
             backend = .cpu(threads: threads)
         } else {
             if threads != nil { throw reader.failure("threads", "applies to backend \"cpu\" only (this worker's backend is \"vulkan\")") }
-            backend = .vulkan(device: device ?? 0, weights: precision.flatMap(Worker.Backend.WeightPrecision.init) ?? .f32)
+            backend = .vulkan(device: device ?? 0, weights: precision.flatMap(Worker.Backend.WeightPrecision.init) ?? .f32,
+                              matrices: matrices.flatMap(Worker.Backend.MatrixUse.init) ?? .auto)
         }
         let ssh = try reader.string("ssh")
         if let ssh, !ssh.isEmpty, ssh.hasPrefix("-") || ssh.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) {

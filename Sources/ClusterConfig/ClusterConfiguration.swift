@@ -26,6 +26,7 @@
 /// threads = 4                      # ? cpu only: 1...1024 (default: the worker's core count)
 /// device = 0                       # ? vulkan only: the device index, 0...255 (0)
 /// weight_precision = "f16"         # ? vulkan only: "f32" or "f16" linear/conv weights ("f32")
+/// cooperative_matrix = "auto"      # ? vulkan only: "auto", "on" or "off": GEMMs on matrix units ("auto")
 /// max_clips = 4                    # ? clips it holds at once, 1...1024 (4)
 /// ssh = "user@host"                # ? start it over ssh; "" = a local process
 /// executable = "/opt/bin/infinity" # ? the infinity binary to run; default: for a local worker
@@ -107,12 +108,20 @@ public struct ClusterConfiguration: Sendable, Hashable {
         public enum Backend: Sendable, Hashable {
             /// The CPU backend; `threads` nil lets the worker use every core.
             case cpu(threads: Int?)
-            /// The Vulkan backend on device `device`, storing linear and convolution weights at `weights`.
-            case vulkan(device: Int, weights: WeightPrecision = .f32)
+            /// The Vulkan backend on device `device`, storing linear and convolution weights at
+            /// `weights`, running the GEMM-shaped ops on cooperative matrices as `matrices` says.
+            case vulkan(device: Int, weights: WeightPrecision = .f32, matrices: MatrixUse = .auto)
 
             /// How a Vulkan worker stores its linear and convolution weights.
             public enum WeightPrecision: String, Sendable, Hashable {
                 case f32, f16
+            }
+
+            /// Whether a Vulkan worker runs its GEMM-shaped ops on cooperative matrices
+            /// (`--cooperative-matrix`): where the device has them, always (an error where it
+            /// has none), or never.
+            public enum MatrixUse: String, Sendable, Hashable, CaseIterable {
+                case auto, on, off
             }
 
             /// `cpu` or `vulkan`.

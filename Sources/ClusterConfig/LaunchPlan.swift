@@ -68,10 +68,12 @@ public struct LaunchPlan: Sendable, Hashable {
                 resources = "cpu \(threads) thread\(threads == 1 ? "" : "s")"
             case .cpu(nil):
                 resources = "cpu all cores"
-            case .vulkan(let device, let weights):
+            case .vulkan(let device, let weights, let matrices):
                 arguments += ["--device", String(device)]
                 if weights != .f32 { arguments += ["--weight-precision", weights.rawValue] }
+                if matrices != .auto { arguments += ["--cooperative-matrix", matrices.rawValue] }
                 resources = "vulkan device \(device)\(weights == .f32 ? "" : ", \(weights.rawValue) weights")"
+                    + (matrices == .auto ? "" : ", cooperative matrices \(matrices.rawValue)")
             }
             arguments += ["--max-clips", String(worker.maxClips)]
             let process: Process

@@ -19,13 +19,15 @@ enum Kernel: String, CaseIterable, Sendable {
     case layerNorm = "layer_norm"
     case upsampleNearest = "upsample_nearest"
     case timestepEmbedding = "timestep_embedding"
+    /// linear, linear + GEGLU, conv2d and temporal conv on cooperative matrices (see ``CooperativeMatrixUse``).
+    case gemmCoopmat = "gemm_coopmat"
 
     /// Storage buffers the kernel binds (inputs, then the output), as in Shaders/README.md.
     var bindingCount: Int {
         switch self {
         case .stridedCopy, .pointwise, .geglu, .groupStats, .upsampleNearest, .timestepEmbedding: 2
         case .add: 3
-        case .linear, .conv2d, .temporalConv, .layerNorm: 4
+        case .linear, .conv2d, .temporalConv, .layerNorm, .gemmCoopmat: 4
         case .attention, .groupNorm: 5
         }
     }
@@ -51,9 +53,17 @@ final class ShaderLibrary {
         let constants: [UInt32: UInt32]
     }
 
+    /// Subgroup sizes pipelines must fix (with full subgroups), by kernel.
+    private let requiredSubgroupSizes: [Kernel: UInt32]
+
     init(device: VulkanDevice, directory: String?) throws {
         self.device = device
         self.directory = try Self.locate(directory)
+        if let matrices = device.cooperativeMatrix, matrices.fixesSubgroupSize {
+            requiredSubgroupSizes = [.gemmCoopmat: UInt32(matrices.subgroupSize)]
+        } else {
+            requiredSubgroupSizes = [:]
+        }
     }
 
     deinit {
@@ -144,6 +154,10 @@ final class ShaderLibrary {
             VkSpecializationMapEntry(constantID: id, offset: UInt32(position * 4), size: 4)
         }
         var data = ids.map { constants[$0]! }
+        var subgroupSize = VkPipelineShaderStageRequiredSubgroupSizeCreateInfo()
+        subgroupSize.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO
+        subgroupSize.requiredSubgroupSize = requiredSubgroupSizes[kernel] ?? 0
+        let fixesSubgroupSize = requiredSubgroupSizes[kernel] != nil
         var pipeline: VkPipeline?
         let result = "main".withCString { entryName in
             entries.withUnsafeMutableBufferPointer { entries in
@@ -152,17 +166,23 @@ final class ShaderLibrary {
                         mapEntryCount: UInt32(entries.count), pMapEntries: entries.baseAddress,
                         dataSize: data.count, pData: data.baseAddress)
                     return withUnsafePointer(to: &specialization) { specialization in
-                        var stage = VkPipelineShaderStageCreateInfo()
-                        stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
-                        stage.stage = VK_SHADER_STAGE_COMPUTE_BIT
-                        stage.module = module
-                        stage.pName = entryName
-                        stage.pSpecializationInfo = entries.count > 0 ? specialization : nil
-                        var info = VkComputePipelineCreateInfo()
-                        info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
-                        info.stage = stage
-                        info.layout = layout
-                        return vkCreateComputePipelines(device.handle, nil, 1, &info, nil, &pipeline)
+                        withUnsafePointer(to: &subgroupSize) { subgroupSize in
+                            var stage = VkPipelineShaderStageCreateInfo()
+                            stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
+                            if fixesSubgroupSize {
+                                stage.pNext = UnsafeRawPointer(subgroupSize)
+                                stage.flags = VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT.rawValue
+                            }
+                            stage.stage = VK_SHADER_STAGE_COMPUTE_BIT
+                            stage.module = module
+                            stage.pName = entryName
+                            stage.pSpecializationInfo = entries.count > 0 ? specialization : nil
+                            var info = VkComputePipelineCreateInfo()
+                            info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
+                            info.stage = stage
+                            info.layout = layout
+                            return vkCreateComputePipelines(device.handle, nil, 1, &info, nil, &pipeline)
+                        }
                     }
                 }
             }

@@ -10,8 +10,12 @@ extension VulkanBackend {
         guard out.count > 0 else { return out }
         if k == 0 { return try bias.map { try add(zeros(out.shape), $0) } ?? zeros(out.shape) }
         let (weightBuffer, constants) = boundWeight(weight)
-        try context.dispatch(.linear, constants: constants, buffers: [bound(x), weightBuffer, bound(bias), bound(out)],
-                             push: [UInt32(m), UInt32(n), UInt32(k), bias == nil ? 0 : 1],
+        let buffers = [bound(x), weightBuffer, bound(bias), bound(out)]
+        let push: [UInt32] = [UInt32(m), UInt32(n), UInt32(k), bias == nil ? 0 : 1]
+        if try dispatchOnMatrices(.linear, weightConstants: constants, buffers: buffers, push: push, rows: m, columns: n) {
+            return out
+        }
+        try context.dispatch(.linear, constants: constants, buffers: buffers, push: push,
                              groups: Self.tiledGroups(rows: m, columns: n))
         return out
     }
@@ -26,10 +30,14 @@ extension VulkanBackend {
         let out = try makeTensor(outShape)
         guard out.count > 0 else { return out }
         let (weightBuffer, weightConstants) = boundWeight(weight)
+        let buffers = [bound(x), weightBuffer, bound(bias), bound(out)]
+        let push: [UInt32] = [UInt32(m), UInt32(n), UInt32(k), bias == nil ? 0 : 1]
+        if try dispatchOnMatrices(.linearGEGLU, weightConstants: weightConstants, buffers: buffers, push: push,
+                                  rows: m, columns: n / 2) {
+            return out
+        }
         try context.dispatch(.linear, constants: weightConstants.merging([3: 1]) { current, _ in current },
-                             buffers: [bound(x), weightBuffer, bound(bias), bound(out)],
-                             push: [UInt32(m), UInt32(n), UInt32(k), bias == nil ? 0 : 1],
-                             groups: ((n / 2 + 31) / 32, (m + 63) / 64, 1))
+                             buffers: buffers, push: push, groups: ((n / 2 + 31) / 32, (m + 63) / 64, 1))
         return out
     }
 
@@ -43,8 +51,14 @@ extension VulkanBackend {
         let push = [batch, channels, height, width, outputs, kernelHeight, kernelWidth, stride, padding,
                     outHeight, outWidth, bias == nil ? 0 : 1].map { UInt32($0) }
         let (weightBuffer, constants) = boundWeight(weight)
-        try context.dispatch(.conv2d, constants: constants, buffers: [bound(x), weightBuffer, bound(bias), bound(out)], push: push,
-                             groups: Self.tiledGroups(rows: batch * outHeight * outWidth, columns: outputs))
+        let buffers = [bound(x), weightBuffer, bound(bias), bound(out)]
+        let rows = batch * outHeight * outWidth
+        if try dispatchOnMatrices(.conv2d, weightConstants: constants, buffers: buffers, push: push,
+                                  rows: rows, columns: outputs) {
+            return out
+        }
+        try context.dispatch(.conv2d, constants: constants, buffers: buffers, push: push,
+                             groups: Self.tiledGroups(rows: rows, columns: outputs))
         return out
     }
 
@@ -58,10 +72,36 @@ extension VulkanBackend {
         let push = [batch, channels, frames, plane, outputs, kernel, padding, outFrames, bias == nil ? 0 : 1]
             .map { UInt32($0) }
         let (weightBuffer, constants) = boundWeight(weight)
-        try context.dispatch(.temporalConv, constants: constants, buffers: [bound(x), weightBuffer, bound(bias), bound(out)],
-                             push: push,
-                             groups: Self.tiledGroups(rows: batch * outFrames * plane, columns: outputs))
+        let buffers = [bound(x), weightBuffer, bound(bias), bound(out)]
+        let rows = batch * outFrames * plane
+        if try dispatchOnMatrices(.temporalConv, weightConstants: constants, buffers: buffers, push: push,
+                                  rows: rows, columns: outputs) {
+            return out
+        }
+        try context.dispatch(.temporalConv, constants: constants, buffers: buffers, push: push,
+                             groups: Self.tiledGroups(rows: rows, columns: outputs))
         return out
+    }
+
+    /// The ops of `gemm_coopmat.comp` (its `OP` specialization constant).
+    enum MatrixOp: UInt32 {
+        case linear = 0, linearGEGLU, conv2d, temporalConv
+    }
+
+    /// Records `op` on cooperative matrices when this backend uses them (``cooperativeMatrix``),
+    /// with the push constants of the op's f32 kernel; false when it does not (the caller records
+    /// the f32 kernel). `columns` are output columns (for GEGLU, gated outputs).
+    func dispatchOnMatrices(_ op: MatrixOp, weightConstants: [UInt32: UInt32], buffers: [BoundBuffer], push: [UInt32],
+                            rows: Int, columns: Int) throws -> Bool {
+        guard let matrices = context.device.cooperativeMatrix else { return false }
+        let columnsPerTile = op == .linearGEGLU ? 64 : 128
+        let constants = weightConstants.merging([
+            0: UInt32(matrices.workgroupSize), 4: op.rawValue, 5: UInt32(matrices.stagedPerInvocation),
+            6: UInt32(matrices.m), 7: UInt32(matrices.n), 8: UInt32(matrices.k), 9: UInt32(matrices.epiloguePerLane),
+        ]) { current, _ in current }
+        try context.dispatch(.gemmCoopmat, constants: constants, buffers: buffers, push: push,
+                             groups: ((columns + columnsPerTile - 1) / columnsPerTile, (rows + 127) / 128, 1))
+        return true
     }
 
     /// Widest head the attention kernel is built for.

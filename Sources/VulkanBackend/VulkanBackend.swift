@@ -6,7 +6,8 @@ import Tensor
 /// record commands; the recording is submitted when a result must reach the host
 /// (``download(_:)``, ``groupSums(_:groups:)``) or grows large, so a forward pass is one
 /// submission. Kernels come from `Shaders/*.comp`, compiled to SPIR-V (`Shaders/spirv`) and
-/// loaded at run time. Computation is f32.
+/// loaded at run time. Computation is f32, except that on devices with cooperative matrices the
+/// GEMM-shaped ops multiply f16-rounded operands with f32 accumulation (``CooperativeMatrixUse``).
 ///
 /// Thread-safe: ops may be called from several threads (clips running side by side); they
 /// are recorded in the order their calls take the backend's lock.
@@ -20,19 +21,25 @@ public final class VulkanBackend: Sendable {
     /// memory and bandwidth; the kernels convert on load and compute in f32).
     public let weightType: DType
 
+    /// Whether linear, linear + GEGLU, conv2d and temporal conv run on cooperative matrices
+    /// (f16 operands, f32 accumulation; see ``CooperativeMatrixUse``).
+    public var cooperativeMatrix: Bool { context.device.cooperativeMatrix != nil }
+
     /// A backend on device `index` of ``devices()``, or the preferred device (the first
     /// discrete GPU, then integrated, virtual, CPU) when `index` is nil. `shaderDirectory`
     /// overrides where the SPIR-V is looked for (see ``ShaderLibrary/locate(_:)``).
     ///
-    /// Throws when there is no Vulkan driver or device, `index` is out of range, or the
-    /// shaders cannot be found. `weightType` is `.f32` or `.f16` (see ``weightType``).
-    public init(device index: Int? = nil, shaderDirectory: String? = nil, weightType: DType = .f32) throws {
+    /// Throws when there is no Vulkan driver or device, `index` is out of range, the shaders
+    /// cannot be found, or `cooperativeMatrix` is `.on` and the device cannot run the
+    /// cooperative-matrix GEMM. `weightType` is `.f32` or `.f16` (see ``weightType``).
+    public init(device index: Int? = nil, shaderDirectory: String? = nil, weightType: DType = .f32,
+                cooperativeMatrix: CooperativeMatrixUse = .auto) throws {
         guard weightType == .f32 || weightType == .f16 else {
             throw TensorError("vulkan: weights can be stored as f32 or f16, not \(weightType.rawValue)")
         }
         self.weightType = weightType
         let instance = try VulkanInstance()
-        let device = try VulkanDevice(instance: instance, index: index)
+        let device = try VulkanDevice(instance: instance, index: index, cooperativeMatrix: cooperativeMatrix)
         context = try VulkanContext(device: device, shaderDirectory: shaderDirectory)
         self.device = device.info
     }
@@ -104,7 +111,7 @@ public final class VulkanBackend: Sendable {
 }
 
 extension VulkanBackend: Backend {
-    public var name: String { "vulkan: \(device.name)" }
+    public var name: String { "vulkan: \(device.name)" + (cooperativeMatrix ? " (cooperative matrices)" : "") }
 
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
         precondition(values.count == shape.reduce(1, *), "upload: \(values.count) values for shape \(shape)")

@@ -22,11 +22,17 @@ final class VulkanDevice: @unchecked Sendable {
     /// Memory type for tensors (device-local) and for staging (host-visible and coherent).
     let deviceMemoryType: UInt32
     let stagingMemoryType: UInt32
+    /// How the cooperative-matrix GEMM runs here; nil when it does not (unsupported, or `.off`).
+    let cooperativeMatrix: CooperativeMatrixSupport?
 
-    init(instance: VulkanInstance, index requested: Int?) throws {
+    /// Opens device `requested` (nil: the preferred one). With `cooperativeMatrix` `.auto` or
+    /// `.on` and a device that supports `gemm_coopmat.comp`, enables what it needs
+    /// (`VK_KHR_cooperative_matrix`, `shaderFloat16`, `vulkanMemoryModel`, subgroup size control);
+    /// `.on` on any other device throws, naming what it lacks.
+    init(instance: VulkanInstance, index requested: Int?, cooperativeMatrix use: CooperativeMatrixUse = .auto) throws {
         self.instance = instance
         let physicalDevices = try instance.physicalDevices()
-        let infos = physicalDevices.enumerated().map { VulkanDeviceInfo(index: $0.offset, physicalDevice: $0.element) }
+        let infos = try instance.deviceInfos()
         let chosen = try VulkanDeviceInfo.choose(requested, among: infos)
         info = chosen
         let chosenDevice = physicalDevices[chosen.index]
@@ -42,6 +48,18 @@ final class VulkanDevice: @unchecked Sendable {
         let queueFamily = try Self.computeQueueFamily(of: chosenDevice, name: chosen.name)
         self.queueFamily = queueFamily
         (deviceMemoryType, stagingMemoryType) = try Self.memoryTypes(of: chosenDevice, name: chosen.name)
+        let matrices: CooperativeMatrixSupport?
+        switch use {
+        case .off: matrices = nil
+        case .auto: matrices = try? CooperativeMatrixFacts(instance: instance.handle, physicalDevice: chosenDevice).support()
+        case .on:
+            do {
+                matrices = try CooperativeMatrixFacts(instance: instance.handle, physicalDevice: chosenDevice).support()
+            } catch let error as TensorError {
+                throw TensorError("vulkan: --cooperative-matrix on: \(chosen.name) cannot run the cooperative-matrix GEMM: \(error.description)")
+            }
+        }
+        cooperativeMatrix = matrices
 
         var priority: Float = 1
         var device: VkDevice?
@@ -56,7 +74,10 @@ final class VulkanDevice: @unchecked Sendable {
                 info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
                 info.queueCreateInfoCount = 1
                 info.pQueueCreateInfos = queuePointer
-                return vkCreateDevice(chosenDevice, &info, nil, &device)
+                guard let matrices else { return vkCreateDevice(chosenDevice, &info, nil, &device) }
+                return Self.withCooperativeMatrixFeatures(matrices, &info) { info in
+                    vkCreateDevice(chosenDevice, &info, nil, &device)
+                }
             }
         }
         try VulkanResult.check(result, "creating a logical device on \(chosen.name)")
@@ -74,6 +95,41 @@ final class VulkanDevice: @unchecked Sendable {
     deinit {
         vkDeviceWaitIdle(handle)
         vkDestroyDevice(handle, nil)
+    }
+
+    /// Runs `create` with `info` extended by what `gemm_coopmat.comp` needs: the extension and its
+    /// feature, `shaderFloat16` and `vulkanMemoryModel` (Vulkan 1.2), and subgroup size control
+    /// with full compute subgroups (Vulkan 1.3) where ``CooperativeMatrixSupport/fixesSubgroupSize``.
+    private static func withCooperativeMatrixFeatures(_ support: CooperativeMatrixSupport, _ info: inout VkDeviceCreateInfo,
+                                                      _ create: (inout VkDeviceCreateInfo) -> VkResult) -> VkResult {
+        var features12 = VkPhysicalDeviceVulkan12Features()
+        features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
+        features12.shaderFloat16 = VkBool32(VK_TRUE)
+        features12.vulkanMemoryModel = VkBool32(VK_TRUE)
+        var features13 = VkPhysicalDeviceVulkan13Features()
+        features13.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES
+        features13.subgroupSizeControl = VkBool32(support.fixesSubgroupSize ? VK_TRUE : VK_FALSE)
+        features13.computeFullSubgroups = VkBool32(support.fixesSubgroupSize ? VK_TRUE : VK_FALSE)
+        var matrixFeatures = VkPhysicalDeviceCooperativeMatrixFeaturesKHR()
+        matrixFeatures.sType = VkStructureType(infinity_structure_type_cooperative_matrix_features)
+        matrixFeatures.cooperativeMatrix = VkBool32(VK_TRUE)
+        return withUnsafeMutablePointer(to: &matrixFeatures) { matrix in
+            withUnsafeMutablePointer(to: &features13) { f13 in
+                withUnsafeMutablePointer(to: &features12) { f12 in
+                    f12.pointee.pNext = UnsafeMutableRawPointer(f13)
+                    f13.pointee.pNext = UnsafeMutableRawPointer(matrix)
+                    info.pNext = UnsafeRawPointer(f12)
+                    return VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME.withCString { name in
+                        var names: [UnsafePointer<CChar>?] = [name]
+                        return names.withUnsafeMutableBufferPointer { names in
+                            info.enabledExtensionCount = 1
+                            info.ppEnabledExtensionNames = UnsafePointer(names.baseAddress)
+                            return create(&info)
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The first queue family with compute support.

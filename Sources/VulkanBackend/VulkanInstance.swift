@@ -8,8 +8,10 @@ import Tensor
 final class VulkanInstance: @unchecked Sendable {
     let handle: VkInstance
 
-    /// Vulkan 1.1: storage-buffer and subgroup features the shaders use.
-    static let apiVersion: UInt32 = (1 << 22) | (1 << 12)
+    /// Vulkan 1.3, the highest version the backend uses: the f32 shaders need 1.1 (storage-buffer
+    /// and subgroup features), the cooperative-matrix GEMM 1.3 (SPIR-V 1.6, subgroup size control).
+    /// A device of a lower version still runs the f32 shaders.
+    static let apiVersion: UInt32 = (1 << 22) | (3 << 12)
 
     init() throws {
         var application = VkApplicationInfo()
@@ -51,7 +53,17 @@ final class VulkanInstance: @unchecked Sendable {
 
     /// A description of every device.
     func deviceInfos() throws -> [VulkanDeviceInfo] {
-        try physicalDevices().enumerated().map { VulkanDeviceInfo(index: $0.offset, physicalDevice: $0.element) }
+        try physicalDevices().enumerated().map { index, device in
+            var info = VulkanDeviceInfo(index: index, physicalDevice: device)
+            do {
+                let support = try CooperativeMatrixFacts(instance: handle, physicalDevice: device).support()
+                info.cooperativeMatrix = "cooperative matrices: \(support.m)x\(support.n)x\(support.k) f16 x f16 + f32 "
+                    + "(subgroups of \(support.subgroupSize))"
+            } catch {
+                info.cooperativeMatrix = "no cooperative-matrix GEMM: \(error)"
+            }
+            return info
+        }
     }
 }
 
@@ -77,6 +89,9 @@ public struct VulkanDeviceInfo: Sendable, Equatable, CustomStringConvertible {
     public let apiVersion: String
     /// Size of the largest device-local memory heap.
     public let memoryBytes: Int
+    /// Whether the cooperative-matrix GEMM runs here, or what the device lacks for it (listed
+    /// by ``VulkanBackend/devices()``; nil where not queried).
+    public internal(set) var cooperativeMatrix: String?
 
     init(index: Int, name: String, kind: Kind, vendorID: UInt32, apiVersion: String, memoryBytes: Int) {
         self.index = index

@@ -3,19 +3,20 @@ import Tensor
 import VulkanBackend
 
 /// The compute backend `--backend cpu|vulkan`, `--threads N` and `--cpu-kernels avx2|avx512`
-/// (cpu), `--device N` and `--weight-precision f32|f16` (vulkan) choose.
+/// (cpu), `--device N`, `--weight-precision f32|f16` and `--cooperative-matrix auto|on|off` (vulkan) choose.
 struct BackendOption {
     /// The options this type reads, for the commands that take a backend.
-    static let optionNames: Set<String> = ["backend", "threads", "cpu-kernels", "device", "weight-precision"]
+    static let optionNames: Set<String> = ["backend", "threads", "cpu-kernels", "device", "weight-precision",
+                                                   "cooperative-matrix"]
     /// Their usage line.
-    static let usage = "[--backend cpu|vulkan] [--threads N] [--cpu-kernels avx2|avx512] [--device N] [--weight-precision f32|f16]"
+    static let usage = "[--backend cpu|vulkan] [--threads N] [--cpu-kernels avx2|avx512] [--device N] [--weight-precision f32|f16] [--cooperative-matrix auto|on|off]"
 
     enum Kind: Equatable {
         /// The CPU backend with this many threads and these kernels (nil: the widest this CPU runs).
         case cpu(threads: Int, kernels: CPUBackend.InstructionSet?)
         /// The Vulkan backend on this device (nil: the preferred one), storing the linear and
-        /// convolution weights as `weights` (f32 or f16).
-        case vulkan(device: Int?, weights: DType)
+        /// convolution weights as `weights` (f32 or f16), using cooperative matrices as `matrices` says.
+        case vulkan(device: Int?, weights: DType, matrices: CooperativeMatrixUse)
     }
 
     let kind: Kind
@@ -29,9 +30,11 @@ struct BackendOption {
             }
             let device = try options.string("device").map { _ in try options.int("device", default: 0, range: 0 ... 255) }
             let weights: DType = try options.choice("weight-precision", default: "f32", from: ["f32", "f16"]) == "f16" ? .f16 : .f32
-            kind = .vulkan(device: device, weights: weights)
+            let matrices = CooperativeMatrixUse(rawValue: try options.choice(
+                "cooperative-matrix", default: "auto", from: CooperativeMatrixUse.allCases.map(\.rawValue)))!
+            kind = .vulkan(device: device, weights: weights, matrices: matrices)
         default:
-            for flag in ["device", "weight-precision"] where options.string(flag) != nil {
+            for flag in ["device", "weight-precision", "cooperative-matrix"] where options.string(flag) != nil {
                 throw Arguments.Failure(description: "--\(flag) applies to --backend vulkan only")
             }
             let kernels = try options.string("cpu-kernels").map { _ in
@@ -69,8 +72,8 @@ struct BackendOption {
                                         + " (it runs: \(CPUBackend.InstructionSet.supported.map(\.rawValue).joined(separator: ", ")))")
             }
             return CPUBackend(threads: override ?? threads, instructionSet: kernels)
-        case .vulkan(let device, let weights):
-            return try VulkanBackend(device: device, weightType: weights)
+        case .vulkan(let device, let weights, let matrices):
+            return try VulkanBackend(device: device, weightType: weights, cooperativeMatrix: matrices)
         }
     }
 }
@@ -81,7 +84,7 @@ enum DevicesCommand {
         _ = try Arguments(arguments, options: [])
         let devices = try VulkanBackend.devices()
         if devices.isEmpty { say("no Vulkan devices") }
-        for device in devices { say(device.description) }
+        for device in devices { say(device.description + (device.cooperativeMatrix.map { "; \($0)" } ?? "")) }
         if let chosen = try? VulkanDeviceInfo.choose(nil, among: devices) {
             say("default: device \(chosen.index)")
         }

@@ -3,7 +3,7 @@ import Model
 import Testing
 
 /// The backend flags from the command line: `--backend vulkan` (on lavapipe in CI) generates what
-/// the CPU backend does within rounding, `infinity devices` lists the device, flags that do not
+/// the CPU backend does within rounding, `infinity devices` lists the device (and its cooperative matrices), flags that do not
 /// fit the chosen backend are refused by name, and the op benchmarks time the CPU kernel choices.
 @Suite("backend flags")
 struct BackendOptionTests {
@@ -35,6 +35,9 @@ struct BackendOptionTests {
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output.hasPrefix("0: "), "\(result.output)")
         #expect(result.output.contains("default: device "), "\(result.output)")
+        // Each device says whether it runs the cooperative-matrix GEMM, or what it lacks.
+        #expect(result.output.contains("; cooperative matrices: ") || result.output.contains("; no cooperative-matrix GEMM: it lacks "),
+                "\(result.output)")
     }
 
     @Test("flags that do not fit the backend are refused by name", arguments: [
@@ -47,6 +50,8 @@ struct BackendOptionTests {
         (["--backend", "metal"], "--backend"),
         (["--backend", "vulkan", "--cpu-kernels", "avx2"], "--cpu-kernels applies to --backend cpu only"),
         (["--cpu-kernels", "sse4"], "--cpu-kernels"),
+        (["--cooperative-matrix", "on"], "--cooperative-matrix applies to --backend vulkan only"),
+        (["--backend", "vulkan", "--cooperative-matrix", "yes"], "--cooperative-matrix"),
     ])
     func badFlags(flags: [String], message: String) throws {
         let result = try Self.generate(flags, out: CLITests.temporaryFile("never.safetensors"))

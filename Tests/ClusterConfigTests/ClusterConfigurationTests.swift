@@ -153,12 +153,14 @@ struct ClusterConfigurationTests {
         (minimal + "device = 0\n", "c.toml:10:10: workers[0].device: applies to backend \"vulkan\" only (this worker's backend is \"cpu\")"),
         (minimal + "weight_precision = \"f16\"\n", "c.toml:10:20: workers[0].weight_precision: applies to backend \"vulkan\" only (this worker's backend is \"cpu\")"),
         (minimal + "backend = \"vulkan\"\nweight_precision = \"f8\"\n", "c.toml:11:20: workers[0].weight_precision: must be one of \"f32\", \"f16\", got \"f8\""),
+        (minimal + "cooperative_matrix = \"on\"\n", "c.toml:10:22: workers[0].cooperative_matrix: applies to backend \"vulkan\" only (this worker's backend is \"cpu\")"),
+        (minimal + "backend = \"vulkan\"\ncooperative_matrix = \"yes\"\n", "c.toml:11:22: workers[0].cooperative_matrix: must be one of \"auto\", \"on\", \"off\", got \"yes\""),
         (minimal + "ssh = \"-oProxyCommand=x\"\n", "c.toml:10:7: workers[0].ssh: must be a destination such as \"user@host\" (no spaces, no leading '-'), got \"-oProxyCommand=x\""),
         // Unknown keys, at every level.
         (minimal.replacingOccurrences(of: "address =", with: "adress ="),
          "c.toml:2:1: coordinator.adress: unknown key (known: address, advertise_address, token_file, checkpoint_interval, checkpoint_dir, heartbeat_interval_ms, heartbeat_timeout_ms, executable)"),
         (minimal + "[[workers]]\nhost = \"127.0.0.1\"\nport = 50062\ngpu = 1\n",
-         "c.toml:13:1: workers[1].gpu: unknown key (known: host, port, backend, threads, device, weight_precision, max_clips, ssh, executable)"),
+         "c.toml:13:1: workers[1].gpu: unknown key (known: host, port, backend, threads, device, weight_precision, cooperative_matrix, max_clips, ssh, executable)"),
         ("title = \"x\"\n" + minimal, "c.toml:1:1: title: unknown key (known: coordinator, model, workers, generation, video_infinity)"),
         // Missing required keys: the position is the table that lacks them.
         (minimal.replacingOccurrences(of: "path = \"models/unet\"", with: ""), "c.toml:4:1: model.path: missing required key"),

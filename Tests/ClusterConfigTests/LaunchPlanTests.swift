@@ -41,6 +41,7 @@ struct LaunchPlanTests {
             backend = "vulkan"
             device = 2
             weight_precision = "f16"
+            cooperative_matrix = "off"
             ssh = "me@gpu1.lan"
             [[workers]]
             host = "10.0.0.5"
@@ -58,8 +59,8 @@ struct LaunchPlanTests {
         #expect(remote.arguments == [
             "ssh", "-o", "BatchMode=yes", "-tt", "me@gpu1.lan",
             "exec infinity worker --listen gpu1.lan:7001 --coordinator 10.0.0.5:7000 --model '/models/it'\\''s here' "
-                + "--token-file /etc/infinity/token --backend vulkan --device 2 --weight-precision f16 --max-clips 4"])
-        #expect(remote.summary == "ssh me@gpu1.lan, vulkan device 2, f16 weights")
+                + "--token-file /etc/infinity/token --backend vulkan --device 2 --weight-precision f16 --cooperative-matrix off --max-clips 4"])
+        #expect(remote.summary == "ssh me@gpu1.lan, vulkan device 2, f16 weights, cooperative matrices off")
         #expect(remote.healthAddress == Endpoint(host: "gpu1.lan", port: 7001))
         #expect(plan.processes[2].arguments == [
             "/srv/cluster/dev/infinity", "worker", "--listen", "10.0.0.5:7002", "--coordinator", "10.0.0.5:7000",

@@ -171,7 +171,7 @@ struct DeviceAndLayoutTests {
         fwrite(garbage, 1, garbage.count, file)
         fclose(file)
 
-        let backend = try VulkanBackend(shaderDirectory: folder)
+        let backend = try VulkanBackend(shaderDirectory: folder, cooperativeMatrix: .off)
         let x = try backend.upload([1, 2], shape: [1, 2])
         #expect {
             _ = try backend.linear(x, weight: x, bias: nil)

@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 @testable import VulkanBackend
 
-/// Operator weights stored as f16 (`VulkanBackend(weightType: .f16)`): the GEMM kernels read
+/// Operator weights stored as f16 (`VulkanBackend(weightType: .f16, cooperativeMatrix: .off)`): the GEMM kernels read
 /// them converted exactly, so each op equals the CPU backend run on the same weights rounded to
 /// f16 (tolerance as for f32 weights); a whole UNet forward stays within f16's rounding of the
 /// f32 result, in less device memory.
@@ -15,7 +15,7 @@ struct HalfWeightTests {
     /// As GemmParityTests: f32 accumulation in another order than BLAS.
     static let tolerance = 2e-5
 
-    static let half = Result { try VulkanBackend(weightType: .f16) }
+    static let half = Result { try VulkanBackend(weightType: .f16, cooperativeMatrix: .off) }
 
     static func rounded(_ values: [Float]) -> [Float] { values.map { Float(Float16($0)) } }
 
@@ -77,8 +77,8 @@ struct HalfWeightTests {
                                          encoderHiddenStates: tensor("encoder_hidden_states"))
             return (try backend.download(output), weightBytes)
         }
-        let full = try await forward(VulkanBackend())
-        let halved = try await forward(VulkanBackend(weightType: .f16))
+        let full = try await forward(VulkanBackend(cooperativeMatrix: .off))
+        let halved = try await forward(VulkanBackend(weightType: .f16, cooperativeMatrix: .off))
         let scale = maxAbs(full.values)
         let difference = maxAbsDifference(halved.values, full.values)
         // f16 keeps 11 significant bits (relative rounding 2^-11 = 4.9e-4 per weight).
@@ -91,6 +91,6 @@ struct HalfWeightTests {
     @Test("weights are stored as f32 or f16 only; an f32 backend keeps them f32")
     func weightTypes() throws {
         #expect(throws: TensorError.self) { _ = try VulkanBackend(weightType: .bf16) }
-        #expect(try VulkanBackend().uploadOperatorWeight([1, 2], shape: [2]).dtype == .f32)
+        #expect(try VulkanBackend(cooperativeMatrix: .off).uploadOperatorWeight([1, 2], shape: [2]).dtype == .f32)
     }
 }

@@ -66,9 +66,11 @@ enum Parity {
     /// Whether to print every comparison's worst error.
     static let verbose = getenv("VK_PARITY_VERBOSE") != nil
 
-    private static let sharedVulkan = Result { try VulkanBackend() }
+    private static let sharedVulkan = Result { try VulkanBackend(cooperativeMatrix: .off) }
 
-    /// The backend under test, shared so that its pipelines are built once (it is thread-safe).
+    /// The backend under test, with the f32 kernels (cooperative matrices off: their f16
+    /// operands have their own suite and tolerances), shared so that its pipelines are built
+    /// once (it is thread-safe).
     /// Throws the reason when this machine has no usable Vulkan device.
     static func vulkan() throws -> VulkanBackend { try sharedVulkan.get() }
 
@@ -77,20 +79,23 @@ enum Parity {
 
     static func backend(_ side: Side) throws -> any Backend { side == .vulkan ? try vulkan() : cpu }
 
-    /// Uploads `values` of `shape` to both backends.
-    static func pair(values: [Float], shape: [Int]) throws -> Pair {
-        Pair(vulkan: try vulkan().upload(values, shape: shape), cpu: try cpu.upload(values, shape: shape), values: values)
+    /// Uploads `values` of `shape` to both backends (`backend`, else ``vulkan()``, and the CPU).
+    static func pair(values: [Float], shape: [Int], on backend: VulkanBackend? = nil) throws -> Pair {
+        Pair(vulkan: try (backend ?? vulkan()).upload(values, shape: shape), cpu: try cpu.upload(values, shape: shape),
+             values: values)
     }
 
     /// Uploads reproducible values in `offset ± spread` of `shape` to both backends.
-    static func pair(_ shape: [Int], seed: UInt64, spread: Float = 1, offset: Float = 0) throws -> Pair {
+    static func pair(_ shape: [Int], seed: UInt64, spread: Float = 1, offset: Float = 0,
+                     on backend: VulkanBackend? = nil) throws -> Pair {
         var random = SeededRandom(seed: seed)
-        return try pair(values: random.values(shape.reduce(1, *), spread: spread, offset: offset), shape: shape)
+        return try pair(values: random.values(shape.reduce(1, *), spread: spread, offset: offset), shape: shape, on: backend)
     }
 
-    /// Runs `op` on the Vulkan backend, then on the CPU backend, and downloads both results.
-    static func run(_ op: (any Backend, Side) throws -> Tensor) throws -> Outputs {
-        let vulkanBackend = try vulkan()
+    /// Runs `op` on the Vulkan backend (`backend`, else ``vulkan()``), then on the CPU backend,
+    /// and downloads both results.
+    static func run(on backend: VulkanBackend? = nil, _ op: (any Backend, Side) throws -> Tensor) throws -> Outputs {
+        let vulkanBackend = try backend ?? vulkan()
         let v = try op(vulkanBackend, .vulkan)
         let c = try op(cpu, .cpu)
         return Outputs(vulkan: try vulkanBackend.download(v), cpu: try cpu.download(c), vulkanShape: v.shape,

@@ -133,7 +133,7 @@ struct RecordingTests {
     /// Freed tensors return their memory to the pool (a private backend, so that other tests'
     /// tensors do not count).
     @Test func memoryReturnsToThePool() throws {
-        let backend = try VulkanBackend()
+        let backend = try VulkanBackend(cooperativeMatrix: .off)
         let before = backend.memoryUse.inUse
         do {
             let a = try backend.upload([Float](repeating: 1, count: 10_000), shape: [100, 100])

@@ -38,7 +38,7 @@ struct VulkanModelTests {
 
     @Test("a UNet forward matches the CPU backend and diffusers", arguments: ["unet-tiny", "unet-fps"])
     func forward(name: String) async throws {
-        let vulkan = try await Self.forward(name, on: VulkanBackend())
+        let vulkan = try await Self.forward(name, on: VulkanBackend(cooperativeMatrix: .off))
         let cpu = try await Self.forward(name, on: Self.cpu)
         let diffusers = try SafeTensorsFile(path: "\(Self.fixtures)/\(name)/forward-output.safetensors").floats("sample")
         let scale = maxAbs(cpu)
@@ -60,7 +60,7 @@ struct VulkanModelTests {
                 .generate(embeddings: DiffusersFixtures.embeddings(), height: settings.height, width: settings.width,
                           seed: settings.seed, scheduler: scheduler)
         }
-        let vulkan = try await run(VulkanBackend())
+        let vulkan = try await run(VulkanBackend(cooperativeMatrix: .off))
         let cpu = try await run(Self.cpu)
         let diffusers = try SafeTensorsFile(path: "\(folder)/pipeline-\(kind).safetensors").floats("latents")
         let scale = maxAbs(cpu)
@@ -82,7 +82,7 @@ struct VulkanModelTests {
                 .generate(embeddings: DiffusersFixtures.embeddings(), height: 4, width: 6, seed: 11, scheduler: scheduler)
         }
         let cpuWorker = try Self.model("unet-tiny", on: Self.cpu)
-        let vulkanWorker = try Self.model("unet-tiny", on: VulkanBackend())
+        let vulkanWorker = try Self.model("unet-tiny", on: VulkanBackend(cooperativeMatrix: .off))
         let reference = try await run([cpuWorker], [0, 0, 0, 0])
         let mixed = try await run([cpuWorker, vulkanWorker], [0, 1, 0, 1])
         #expect(reference.count == 4 * 20 * 4 * 6)

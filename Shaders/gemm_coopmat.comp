@@ -1,0 +1,267 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#include "common.glsl"
+
+// The GEMM-shaped ops on cooperative matrices (VK_KHR_cooperative_matrix: tensor cores and the
+// like): f16 operands, f32 accumulation. Chosen at run time on devices that offer f16 x f16 +
+// f32 matrices at subgroup scope in a shape that fits (FM, FN, FK below); the f32 shaders (linear.comp, conv2d.comp,
+// temporal_conv.comp) compute the same ops everywhere else. Debian 12's glslc cannot compile
+// this file: scripts/compile-shaders.sh builds it with glslang 15 (scripts/fetch-glslang.sh).
+//
+// Every op is out = A * B + bias with B[k][n] = weight[n * reduction + k] and A gathered from x:
+//   OP 0, linear:        A[m][k] = x[m * K + k];                out[m * N + n]
+//   OP 1, linear+GEGLU:  as linear, the tile's columns being hidden and gate pairs (below);
+//                        out[m * N/2 + n] = h * gelu(g)
+//   OP 2, conv2d:        m = (b, oy, ox), k = (c, ky, kx), A = x[b, c, iy, ix] (0 in padding);
+//                        out[b, n, oy, ox] (NCHW)
+//   OP 3, temporal conv: m = (b, fo, s), k = (c, kf), A = x[b, c, fo + kf - padding, s];
+//                        out[b, n, fo, s]
+// with the push constants of linear.comp, conv2d.comp and temporal_conv.comp respectively.
+//
+// A workgroup of 8 subgroups computes a 128 x 128 tile of out (gl_WorkGroupID.x: columns,
+// .y: rows), each subgroup a 32 x 64 block as (32 / FM) x (64 / FN) accumulators of FM x FN. K goes in steps of
+// 32 through shared memory as f16 (inputs beyond the f16 range are clamped to +-65504), the next
+// step prefetched into registers while the current one is multiplied. Out-of-range loads read
+// as zero, out-of-range stores are skipped. The epilogue stages each accumulator in shared
+// memory, adds the bias and stores with the op's layout (coalesced along n for linear outputs,
+// along m for NCHW ones).
+//
+// GEGLU: a subgroup's 64 columns are 32 outputs' hidden columns and then their gate columns, so
+// accumulators j and j + FRAGMENTS_N / 2 hold h and g of the same outputs; the tile covers 64 outputs.
+
+layout(local_size_x_id = 0) in; // 8 subgroups: 8 * the device's subgroup size (a power of two)
+
+layout(set = 0, binding = 0) readonly buffer XBuffer { float data[]; } xBuf;
+layout(set = 0, binding = 1) readonly buffer WeightBuffer { float data[]; } weightBuf;
+layout(set = 0, binding = 1) readonly buffer WeightHalfBuffer { uint data[]; } weightHalfBuf;
+layout(set = 0, binding = 2) readonly buffer BiasBuffer { float data[]; } biasBuf;
+layout(set = 0, binding = 3) writeonly buffer OutBuffer { float data[]; } outBuf;
+
+// 1 when the weights are stored as f16, 0 for f32 (as in linear.comp).
+layout(constant_id = 2) const uint WEIGHT_F16 = 0u;
+// The op: 0 linear, 1 linear + GEGLU, 2 conv2d, 3 temporal conv.
+layout(constant_id = 4) const uint OP = 0u;
+// Elements of each operand's K step one invocation stages: TILE_M * TILE_K / workgroup size.
+layout(constant_id = 5) const uint LOADS = 16u;
+// The cooperative matrices' shape, FM x FK times FK x FN, one the device offers (16x16x16 on
+// NVIDIA and AMD, 8x8x8 on lavapipe); FM, FN and FK divide 32, FM * FN <= 256, and the
+// subgroup size divides FM * FN.
+layout(constant_id = 6) const uint FM = 16u;
+layout(constant_id = 7) const uint FN = 16u;
+layout(constant_id = 8) const uint FK = 16u;
+// Elements of an FM x FN block each lane takes in the epilogue: FM * FN / subgroup size.
+layout(constant_id = 9) const uint EPILOGUE = 8u;
+const uint FRAGMENTS_M = 32u / FM; // fragments per subgroup block (32 x 64)
+const uint FRAGMENTS_N = 64u / FN;
+
+layout(push_constant) uniform Push { uint v[12]; } p;
+
+const uint TILE_M = 128u;
+const uint TILE_N = 128u;
+const uint TILE_K = 32u;
+const uint STRIDE = TILE_K + 8u;   // shared row stride in halves (80 bytes: aligned, fewer conflicts)
+const uint SUBGROUPS = 8u;
+const float HALF_MAX = 65504.0;
+
+shared float16_t aTile[TILE_M * STRIDE]; // [row][k]
+shared float16_t bTile[TILE_N * STRIDE]; // [column][k]
+shared float staging[SUBGROUPS * 256u]; // per subgroup: one FM x FN block
+
+bool isConv() { return OP >= 2u; }
+uint reduction() {
+    if (OP == 2u) { return p.v[1] * p.v[5] * p.v[6]; }
+    if (OP == 3u) { return p.v[1] * p.v[5]; }
+    return p.v[2];
+}
+uint rows() {
+    if (OP == 2u) { return p.v[0] * p.v[9] * p.v[10]; }
+    if (OP == 3u) { return p.v[0] * p.v[7] * p.v[3]; }
+    return p.v[0];
+}
+// Columns of B (weight rows): N for linear (2 * outputs for GEGLU), O for the convolutions.
+uint projectionWidth() { return isConv() ? p.v[4] : p.v[1]; }
+bool hasBias() {
+    if (OP == 2u) { return p.v[11] != 0u; }
+    if (OP == 3u) { return p.v[8] != 0u; }
+    return p.v[3] != 0u;
+}
+
+// The projection column (weight row) behind tile column c of column tile `tile`, or ~0u.
+uint projectionColumn(uint tile, uint c) {
+    if (OP == 1u) {
+        const uint outputs = p.v[1] / 2u;
+        const uint column = tile * 64u + (c / 64u) * 32u + (c & 31u);
+        if (column >= outputs) { return ~0u; }
+        return column + ((c & 63u) >= 32u ? outputs : 0u);
+    }
+    const uint column = tile * TILE_N + c;
+    return column < projectionWidth() ? column : ~0u;
+}
+
+float16_t toHalf(float value) { return float16_t(clamp(value, -HALF_MAX, HALF_MAX)); }
+
+float weightAt(uint i) {
+    if (WEIGHT_F16 != 0u) {
+        return unpackHalf2x16(weightHalfBuf.data[i >> 1u])[i & 1u];
+    }
+    return weightBuf.data[i];
+}
+
+// A[m][k], 0 outside the matrix and in the padding.
+float aAt(uint m, uint k) {
+    if (m >= rows() || k >= reduction()) { return 0.0; }
+    if (OP == 2u) {
+        const uint C = p.v[1], H = p.v[2], W = p.v[3], KH = p.v[5], KW = p.v[6];
+        const uint pixels = p.v[9] * p.v[10];
+        const uint b = m / pixels, pixel = m % pixels;
+        const uint c = k / (KH * KW), tap = k % (KH * KW);
+        const int iy = int((pixel / p.v[10]) * p.v[7] + tap / KW) - int(p.v[8]);
+        const int ix = int((pixel % p.v[10]) * p.v[7] + tap % KW) - int(p.v[8]);
+        if (iy < 0 || iy >= int(H) || ix < 0 || ix >= int(W)) { return 0.0; }
+        return xBuf.data[((b * C + c) * H + uint(iy)) * W + uint(ix)];
+    }
+    if (OP == 3u) {
+        const uint C = p.v[1], F = p.v[2], S = p.v[3], K = p.v[5];
+        const uint plane = p.v[7] * S;
+        const uint b = m / plane, rest = m % plane;
+        const int f = int(rest / S + k % K) - int(p.v[6]);
+        if (f < 0 || f >= int(F)) { return 0.0; }
+        return xBuf.data[((b * C + k / K) * F + uint(f)) * S + rest % S];
+    }
+    return xBuf.data[m * p.v[2] + k];
+}
+
+// Loads K step k0 into registers. Linear ops read A along k (x rows are k-contiguous); the
+// convolutions along m (NCHW inputs are contiguous in the pixels). B is always read along k.
+void loadStep(uint k0, uint rowBase, uint tile, out float aNext[LOADS], out float bNext[LOADS]) {
+    const uint t = gl_LocalInvocationID.x;
+    const uint threads = gl_WorkGroupSize.x;
+    for (uint l = 0u; l < LOADS; ++l) {
+        const uint i = t + threads * l;
+        {
+            const uint row = isConv() ? i % TILE_M : i / TILE_K;
+            const uint k = isConv() ? i / TILE_M : i % TILE_K;
+            aNext[l] = aAt(rowBase + row, k0 + k);
+            const uint column = i / TILE_K, kb = i % TILE_K;
+            const uint projection = projectionColumn(tile, column);
+            bNext[l] = projection != ~0u && k0 + kb < reduction()
+                ? weightAt(projection * reduction() + k0 + kb) : 0.0;
+        }
+    }
+}
+
+void storeStep(float aNext[LOADS], float bNext[LOADS]) {
+    const uint t = gl_LocalInvocationID.x;
+    const uint threads = gl_WorkGroupSize.x;
+    for (uint l = 0u; l < LOADS; ++l) {
+        const uint i = t + threads * l;
+        {
+            const uint row = isConv() ? i % TILE_M : i / TILE_K;
+            const uint k = isConv() ? i / TILE_M : i % TILE_K;
+            aTile[row * STRIDE + k] = toHalf(aNext[l]);
+            bTile[(i / TILE_K) * STRIDE + i % TILE_K] = toHalf(bNext[l]);
+        }
+    }
+}
+
+// Where out element (m, projection column n) goes; ~0u when outside.
+uint outIndex(uint m, uint n) {
+    if (m >= rows()) { return ~0u; }
+    if (OP == 1u) { return m * (p.v[1] / 2u) + n; }
+    if (OP == 0u) { return m * p.v[1] + n; }
+    const uint plane = OP == 2u ? p.v[9] * p.v[10] : p.v[7] * p.v[3];
+    return ((m / plane) * p.v[4] + n) * plane + m % plane;
+}
+
+void main() {
+    const uint subgroup = gl_SubgroupID;
+    const uint lane = gl_SubgroupInvocationID;
+    const uint tile = gl_WorkGroupID.x;
+    const uint rowBase = gl_WorkGroupID.y * TILE_M;
+    const uint subRow = (subgroup / 2u) * 32u;  // 4 subgroups down
+    const uint subColumn = (subgroup % 2u) * 64u; // 2 across
+
+    coopmat<float, gl_ScopeSubgroup, FM, FN, gl_MatrixUseAccumulator> acc[FRAGMENTS_M * FRAGMENTS_N];
+    for (uint f = 0u; f < FRAGMENTS_M * FRAGMENTS_N; ++f) {
+        acc[f] = coopmat<float, gl_ScopeSubgroup, FM, FN, gl_MatrixUseAccumulator>(0.0);
+    }
+
+    float aNext[LOADS];
+    float bNext[LOADS];
+    loadStep(0u, rowBase, tile, aNext, bNext);
+    const uint steps = (reduction() + TILE_K - 1u) / TILE_K;
+    for (uint step = 0u; step < steps; ++step) {
+        storeStep(aNext, bNext);
+        barrier();
+        if (step + 1u < steps) {
+            loadStep((step + 1u) * TILE_K, rowBase, tile, aNext, bNext);
+        }
+        for (uint kk = 0u; kk < TILE_K; kk += FK) {
+            coopmat<float16_t, gl_ScopeSubgroup, FM, FK, gl_MatrixUseA> a[FRAGMENTS_M];
+            coopmat<float16_t, gl_ScopeSubgroup, FK, FN, gl_MatrixUseB> b[FRAGMENTS_N];
+            for (uint i = 0u; i < FRAGMENTS_M; ++i) {
+                coopMatLoad(a[i], aTile, (subRow + FM * i) * STRIDE + kk, STRIDE,
+                            gl_CooperativeMatrixLayoutRowMajor);
+            }
+            for (uint j = 0u; j < FRAGMENTS_N; ++j) {
+                // B[k][n] = bTile[n][k]: column-major with the columns STRIDE apart.
+                coopMatLoad(b[j], bTile, (subColumn + FN * j) * STRIDE + kk, STRIDE,
+                            gl_CooperativeMatrixLayoutColumnMajor);
+            }
+            for (uint i = 0u; i < FRAGMENTS_M; ++i) {
+                for (uint j = 0u; j < FRAGMENTS_N; ++j) {
+                    acc[i * FRAGMENTS_N + j] = coopMatMulAdd(a[i], b[j], acc[i * FRAGMENTS_N + j]);
+                }
+            }
+        }
+        barrier();
+    }
+
+    // Epilogue, one FM x FN block at a time through the subgroup's staging block: each lane
+    // takes EPILOGUE of its elements. GEGLU stages the hidden block, keeps its values, then
+    // stages the gate block (FRAGMENTS_N / 2 fragments to the right) and stores h * gelu(g).
+    const uint base = subgroup * 256u;
+    const bool alongRows = isConv(); // NCHW outputs: consecutive lanes take consecutive m
+    for (uint i = 0u; i < FRAGMENTS_M; ++i) {
+        for (uint j = 0u; j < (OP == 1u ? FRAGMENTS_N / 2u : FRAGMENTS_N); ++j) {
+            float values[EPILOGUE];
+            coopMatStore(acc[i * FRAGMENTS_N + j], staging, base, FN, gl_CooperativeMatrixLayoutRowMajor);
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+            for (uint q = 0u; q < EPILOGUE; ++q) {
+                const uint e = lane + q * gl_SubgroupSize;
+                const uint r = alongRows ? e % FM : e / FN;
+                const uint c = alongRows ? e / FM : e % FN;
+                values[q] = staging[base + r * FN + c];
+            }
+            if (OP == 1u) {
+                subgroupBarrier();
+                coopMatStore(acc[i * FRAGMENTS_N + j + FRAGMENTS_N / 2u], staging, base, FN,
+                             gl_CooperativeMatrixLayoutRowMajor);
+                subgroupMemoryBarrierShared();
+                subgroupBarrier();
+            }
+            for (uint q = 0u; q < EPILOGUE; ++q) {
+                const uint e = lane + q * gl_SubgroupSize;
+                const uint r = alongRows ? e % FM : e / FN;
+                const uint c = alongRows ? e / FM : e % FN;
+                const uint projection = projectionColumn(tile, subColumn + FN * j + c);
+                const uint index = outIndex(rowBase + subRow + FM * i + r, projection);
+                if (projection == ~0u || index == ~0u) { continue; }
+                float value = values[q];
+                if (hasBias()) { value += biasBuf.data[projection]; }
+                if (OP == 1u) {
+                    float gate = staging[base + r * FN + c];
+                    if (hasBias()) { gate += biasBuf.data[projection + p.v[1] / 2u]; }
+                    value *= gelu_erf(gate);
+                }
+                outBuf.data[index] = value;
+            }
+            subgroupBarrier();
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Tensor
+import TestSupport
+import Testing
+import VulkanBackend
+
+/// A backend that runs the GEMM-shaped ops on cooperative matrices, where the device allows.
+enum CooperativeMatrixDevice {
+    static let backend: VulkanBackend? = try? VulkanBackend(cooperativeMatrix: .on)
+}
+
+/// `gemm_coopmat.comp` (linear, linear + GEGLU, conv2d, temporal conv on cooperative matrices)
+/// against the CPU backend, on the same shapes as the f32 kernels' suite plus shapes that cross
+/// its 128 x 128 tiles and 32-deep K steps, and a whole UNet forward.
+///
+/// Runs only where the device offers cooperative matrices the kernel fits: an NVIDIA, AMD or
+/// Intel GPU, or lavapipe from Mesa 26 (8x8x8 matrices on the CPU; `scripts/check-coopmat-lavapipe.sh`
+/// runs this suite in a Debian chroot with it). Debian 12's lavapipe lacks them, so CI reports
+/// the suite as skipped.
+///
+/// Tolerance: `max |vulkan - cpu| <= 2e-3 * max(1, max |cpu|)` (lavapipe's worst case here: 4.4e-4). The kernel rounds both operands
+/// to f16 (relative error <= 2^-11 each), so each product is off by up to ~1e-3 of its size and a
+/// sum of K products of random sign by ~sqrt(K) * 1e-3 * E|x w|, against outputs of size
+/// ~sqrt(K) * E|x w|: about 1e-3 of the scale, with room for the largest of many outputs. An
+/// indexing bug (a lost K step, a misplaced row, column or padding tap) errs by O(0.1) or more.
+@Suite("Vulkan parity: cooperative-matrix GEMM",
+       .enabled(if: CooperativeMatrixDevice.backend != nil, "the device has no cooperative matrices the kernel fits"))
+struct CooperativeMatrixParityTests {
+    static let tolerance = 2e-3
+
+    static func matrices() throws -> VulkanBackend { try #require(CooperativeMatrixDevice.backend) }
+
+    typealias LinearCase = GemmParityTests.LinearCase
+    typealias ConvCase = GemmParityTests.ConvCase
+    typealias TemporalCase = GemmParityTests.TemporalCase
+
+    @Test(arguments: GemmParityTests.linearCases + [
+        LinearCase(input: [300, 96], outputs: 200),  // 3 row and 2 column tiles of 128, K = 3 steps
+        LinearCase(input: [129, 33], outputs: 129),  // one past a tile each way, K one past a step
+        LinearCase(input: [256, 64], outputs: 256),  // whole tiles and steps
+    ], [false, true])
+    func linear(_ c: LinearCase, bias hasBias: Bool) throws {
+        try GemmParityTests.checkLinear(c, bias: hasBias, on: Self.matrices(), tolerance: Self.tolerance)
+    }
+
+    /// A tile covers 64 gated outputs: their hidden and gate columns in each subgroup's half.
+    @Test(arguments: GemmParityTests.gegluCases + [
+        LinearCase(input: [200, 40], outputs: 258),  // 129 outputs: three column tiles, the last nearly empty
+        LinearCase(input: [130, 64], outputs: 128),  // exactly one column tile
+    ], [false, true])
+    func linearGEGLU(_ c: LinearCase, bias hasBias: Bool) throws {
+        try GemmParityTests.checkLinearGEGLU(c, bias: hasBias, on: Self.matrices(), tolerance: Self.tolerance)
+    }
+
+    @Test(arguments: GemmParityTests.convCases + [
+        ConvCase(input: [2, 40, 9, 10], weight: [130, 40, 3, 3], stride: 1, padding: 1),  // K = 360, O past a tile
+        ConvCase(input: [1, 33, 17, 15], weight: [20, 33, 3, 3], stride: 2, padding: 1),  // strided, odd sizes
+    ], [false, true])
+    func conv2d(_ c: ConvCase, bias hasBias: Bool) throws {
+        try GemmParityTests.checkConv2d(c, bias: hasBias, on: Self.matrices(), tolerance: Self.tolerance)
+    }
+
+    @Test(arguments: GemmParityTests.temporalCases + [
+        TemporalCase(input: [2, 20, 5, 4, 7], outputs: 140, kernel: 3, padding: 1),  // 280 rows, K = 60
+    ], [false, true])
+    func temporalConv(_ c: TemporalCase, bias hasBias: Bool) throws {
+        try GemmParityTests.checkTemporalConv(c, bias: hasBias, on: Self.matrices(), tolerance: Self.tolerance)
+    }
+
+    /// The whole forward: every linear, convolution and feed-forward of the fixture UNets on
+    /// cooperative matrices, within 1e-2 of the CPU backend's scale (the per-op error above
+    /// through ~50 ops: 2.1e-3 and 1.3e-3 on lavapipe; the f32 kernels' suite holds 1e-3).
+    @Test(arguments: ["unet-tiny", "unet-fps"])
+    func unetForward(name: String) async throws {
+        let ours = try await VulkanModelTests.forward(name, on: Self.matrices())
+        let cpu = try await VulkanModelTests.forward(name, on: VulkanModelTests.cpu)
+        let scale = maxAbs(cpu)
+        #expect(scale > 0.5, "reference output is degenerate")
+        #expect(maxAbsDifference(ours, cpu) <= 1e-2 * scale)
+        if Parity.verbose { print("coopmat forward \(name): \(maxAbsDifference(ours, cpu) / scale) of scale") }
+    }
+}
