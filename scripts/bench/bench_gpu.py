@@ -11,6 +11,13 @@ The UNet is VideoCrafter2's (block_out_channels 320/640/1280/1280, layers_per_bl
 of classifier-free guidance), 77 text tokens. PyTorch runs eager fp16; infinity computes in f32
 with f16 weights (--weight-precision f16), so the ratio also measures that gap.
 
+`--check` first runs two parity checks on the Vulkan device and prints their errors relative to
+the output's scale (largest |output|): the committed diffusers fixtures (Tests/ModelTests/Fixtures/
+unet-*) through `infinity forward --backend vulkan`, and one VideoCrafter2-sized forward (the first
+--frames) against PyTorch float32 on the GPU (TF32 off) with the same f16-rounded weights.
+`--cooperative-matrix off on` checks and times infinity both ways (`auto` by default: the
+cooperative-matrix GEMM where the device has it).
+
 `--smoke` checks the script itself without a GPU: a 1.3M-parameter UNet at 16x16, PyTorch on the
 CPU in f32, infinity on whatever Vulkan device there is (lavapipe):
 
@@ -48,6 +55,9 @@ def main():
     parser.add_argument("--infinity", default=".build/release/infinity")
     parser.add_argument("--skip-infinity", action="store_true", help="time PyTorch only")
     parser.add_argument("--smoke", action="store_true", help="tiny UNet, PyTorch on the CPU: checks the script")
+    parser.add_argument("--check", action="store_true", help="parity checks on the Vulkan device before timing")
+    parser.add_argument("--cooperative-matrix", nargs="+", default=["auto"], choices=["auto", "on", "off"],
+                        help="infinity's --cooperative-matrix; several values are checked and timed side by side")
     args = parser.parse_args()
     if args.smoke:
         args.height = args.width = 16
@@ -68,6 +78,13 @@ def main():
         device, dtype = torch.device(f"cuda:{args.device}"), torch.float16
         name = torch.cuda.get_device_name(device)
     model = model.to(device)
+    if args.check:
+        try:
+            for matrices in args.cooperative_matrix:
+                check_fixtures(args, matrices)
+            check_forward(args, folder, device, frames=args.frames[0])
+        except subprocess.CalledProcessError as error:  # report it, and time what runs
+            print(f"check: FAILED: {' '.join(error.cmd)} exited with {error.returncode}")
 
     def synchronize():
         if device.type == "cuda":
@@ -75,7 +92,9 @@ def main():
 
     print(f"UNet3DConditionModel ({'smoke' if args.smoke else 'VideoCrafter2'} shape): {params / 1e6:.1f}M parameters, "
           f"batch {args.batch}, {args.height}x{args.width} latents; torch {torch.__version__} on {name}")
-    print(f"{'frames':>6}  {'torch (s)':>10}  {'infinity vulkan (s)':>19}  {'ratio':>6}")
+    variants = args.cooperative_matrix
+    print(f"{'frames':>6}  {'torch (s)':>10}" + "".join(
+        f"  {'infinity ' + matrices + ' (s)':>19}  {'ratio':>6}" for matrices in variants))
     for frames in args.frames:
         shape = (args.batch, 4, frames, args.height, args.width)
         sample = torch.randn(shape, device=device, dtype=dtype)
@@ -91,17 +110,76 @@ def main():
                 if i > 0:
                     times.append(time.perf_counter() - start)
         reference = statistics.median(times)
-        if args.skip_infinity:
-            print(f"{frames:>6}  {reference:>10.3f}  {'-':>19}  {'-':>6}")
-            continue
-        output = subprocess.run(
-            [args.infinity, "bench", "unet", "--model", folder, "--backend", "vulkan", "--device", str(args.device),
-             "--weight-precision", "f16", "--warmup", "1",
-             "--batch", str(args.batch), "--frames", str(frames), "--height", str(args.height),
-             "--width", str(args.width), "--iterations", str(args.iterations)],
-            check=True, capture_output=True, text=True).stdout
-        ours = float(next(line for line in output.splitlines() if line.startswith("median")).split()[1])
-        print(f"{frames:>6}  {reference:>10.3f}  {ours:>19.3f}  {ours / reference:>5.2f}x")
+        row = f"{frames:>6}  {reference:>10.3f}"
+        for matrices in [] if args.skip_infinity else variants:
+            output = subprocess.run(
+                [args.infinity, "bench", "unet", "--model", folder, "--backend", "vulkan", "--device", str(args.device),
+                 "--weight-precision", "f16", "--cooperative-matrix", matrices, "--warmup", "1",
+                 "--batch", str(args.batch), "--frames", str(frames), "--height", str(args.height),
+                 "--width", str(args.width), "--iterations", str(args.iterations)],
+                check=True, capture_output=True, text=True).stdout
+            ours = float(next(line for line in output.splitlines() if line.startswith("median")).split()[1])
+            row += f"  {ours:>19.3f}  {ours / reference:>5.2f}x"
+        print(row)
+        sys.stdout.flush()
+
+
+def relative_error(ours, reference):
+    """Largest |ours - reference| over the largest |reference|, the scale the parity tests use."""
+    return float((ours - reference).abs().max() / reference.abs().max())
+
+
+def infinity_forward(args, model, inputs, extra):
+    """`infinity forward --backend vulkan` on `inputs` (a safetensors file); the output `sample`."""
+    from safetensors.torch import load_file
+    out = os.path.join(tempfile.mkdtemp(prefix="bench-gpu-out-"), "out.safetensors")
+    subprocess.run([args.infinity, "forward", "--model", model, "--inputs", inputs, "--out", out,
+                    "--backend", "vulkan", "--device", str(args.device), *extra], check=True)
+    return load_file(out)["sample"]
+
+
+def check_fixtures(args, matrices):
+    """The committed diffusers forward fixtures through the Vulkan backend."""
+    from safetensors.torch import load_file
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../Tests/ModelTests/Fixtures")
+    for name in sorted(n for n in os.listdir(root) if n.startswith("unet-")):
+        folder = os.path.join(root, name)
+        expected = load_file(os.path.join(folder, "forward-output.safetensors"))["sample"]
+        ours = infinity_forward(args, os.path.join(folder, "unet"), os.path.join(folder, "forward-inputs.safetensors"),
+                                ("--cooperative-matrix", matrices))
+        print(f"check: fixture {name} (diffusers, CPU f32) vs vulkan, cooperative matrices {matrices}: "
+              f"error {relative_error(ours, expected):.2e} of the output's scale")
+        sys.stdout.flush()
+
+
+def check_forward(args, folder, device, frames):
+    """One forward of the benchmark UNet: infinity on Vulkan (f16 weights, f32 compute) vs PyTorch f32."""
+    import torch
+    from diffusers import UNet3DConditionModel
+    from safetensors.torch import save_file
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    generator = torch.Generator().manual_seed(1)
+    inputs = {
+        "sample": torch.randn(args.batch, 4, frames, args.height, args.width, generator=generator),
+        "timestep": torch.tensor([999.0 - 100 * i for i in range(args.batch)]),
+        "encoder_hidden_states": torch.randn(args.batch, 77, 1024, generator=generator),
+    }
+    path = os.path.join(tempfile.mkdtemp(prefix="bench-gpu-in-"), "inputs.safetensors")
+    save_file(inputs, path)
+    reference_model = UNet3DConditionModel.from_pretrained(folder, torch_dtype=torch.float32).to(device).eval()
+    with torch.inference_mode():
+        expected = reference_model(inputs["sample"].to(device), inputs["timestep"].to(device),
+                                   encoder_hidden_states=inputs["encoder_hidden_states"].to(device)).sample.float().cpu()
+    del reference_model
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    for matrices in args.cooperative_matrix:
+        start = time.perf_counter()
+        ours = infinity_forward(args, folder, path, ("--weight-precision", "f16", "--cooperative-matrix", matrices))
+        print(f"check: benchmark UNet, {frames} frames: vulkan (f16 weights, cooperative matrices {matrices}) vs torch "
+              f"f32 on {device}: error {relative_error(ours, expected):.2e} of the output's scale "
+              f"({time.perf_counter() - start:.1f} s)")
         sys.stdout.flush()
 
 
