@@ -10,13 +10,9 @@ extension VulkanBackend {
         guard out.count > 0 else { return out }
         if k == 0 { return try bias.map { try add(zeros(out.shape), $0) } ?? zeros(out.shape) }
         let (weightBuffer, constants) = boundWeight(weight)
-        let buffers = [bound(x), weightBuffer, bound(bias), bound(out)]
-        let push: [UInt32] = [UInt32(m), UInt32(n), UInt32(k), bias == nil ? 0 : 1]
-        if try dispatchOnMatrices(.linear, weightConstants: constants, buffers: buffers, push: push, rows: m, columns: n) {
-            return out
-        }
-        try context.dispatch(.linear, constants: constants, buffers: buffers, push: push,
-                             groups: Self.tiledGroups(rows: m, columns: n))
+        try dispatchGEMM(.linear, f32: .linear, weightConstants: constants,
+                         buffers: [bound(x), weightBuffer, bound(bias), bound(out)],
+                         push: [UInt32(m), UInt32(n), UInt32(k), bias == nil ? 0 : 1], rows: m, columns: n)
         return out
     }
 
@@ -51,14 +47,9 @@ extension VulkanBackend {
         let push = [batch, channels, height, width, outputs, kernelHeight, kernelWidth, stride, padding,
                     outHeight, outWidth, bias == nil ? 0 : 1].map { UInt32($0) }
         let (weightBuffer, constants) = boundWeight(weight)
-        let buffers = [bound(x), weightBuffer, bound(bias), bound(out)]
-        let rows = batch * outHeight * outWidth
-        if try dispatchOnMatrices(.conv2d, weightConstants: constants, buffers: buffers, push: push,
-                                  rows: rows, columns: outputs) {
-            return out
-        }
-        try context.dispatch(.conv2d, constants: constants, buffers: buffers, push: push,
-                             groups: Self.tiledGroups(rows: rows, columns: outputs))
+        try dispatchGEMM(.conv2d, f32: .conv2d, weightConstants: constants,
+                         buffers: [bound(x), weightBuffer, bound(bias), bound(out)], push: push,
+                         rows: batch * outHeight * outWidth, columns: outputs)
         return out
     }
 
@@ -72,14 +63,9 @@ extension VulkanBackend {
         let push = [batch, channels, frames, plane, outputs, kernel, padding, outFrames, bias == nil ? 0 : 1]
             .map { UInt32($0) }
         let (weightBuffer, constants) = boundWeight(weight)
-        let buffers = [bound(x), weightBuffer, bound(bias), bound(out)]
-        let rows = batch * outFrames * plane
-        if try dispatchOnMatrices(.temporalConv, weightConstants: constants, buffers: buffers, push: push,
-                                  rows: rows, columns: outputs) {
-            return out
-        }
-        try context.dispatch(.temporalConv, constants: constants, buffers: buffers, push: push,
-                             groups: Self.tiledGroups(rows: rows, columns: outputs))
+        try dispatchGEMM(.temporalConv, f32: .temporalConv, weightConstants: constants,
+                         buffers: [bound(x), weightBuffer, bound(bias), bound(out)], push: push,
+                         rows: batch * outFrames * plane, columns: outputs)
         return out
     }
 
@@ -102,6 +88,18 @@ extension VulkanBackend {
         try context.dispatch(.gemmCoopmat, constants: constants, buffers: buffers, push: push,
                              groups: ((columns + columnsPerTile - 1) / columnsPerTile, (rows + 127) / 128, 1))
         return true
+    }
+
+    /// Records a GEMM-shaped op of `rows` x `columns` outputs: on cooperative matrices where this
+    /// backend uses them, else the f32 kernel `kernel` on 64 x 64 tiles (same bindings and push constants).
+    private func dispatchGEMM(_ op: MatrixOp, f32 kernel: Kernel, weightConstants: [UInt32: UInt32],
+                              buffers: [BoundBuffer], push: [UInt32], rows: Int, columns: Int) throws {
+        if try dispatchOnMatrices(op, weightConstants: weightConstants, buffers: buffers, push: push,
+                                  rows: rows, columns: columns) {
+            return
+        }
+        try context.dispatch(kernel, constants: weightConstants, buffers: buffers, push: push,
+                             groups: Self.tiledGroups(rows: rows, columns: columns))
     }
 
     /// Widest head the attention kernel is built for.

@@ -3,8 +3,9 @@
 and in `infinity bench unet --backend vulkan` on the same GPU, shapes and weights, and prints both
 with the ratio. For a machine with a GPU, PyTorch with CUDA, and a Vulkan driver; not for CI.
 
-    swift build -c release --static-swift-stdlib        # here; carry the binary and Shaders/spirv
-    python3 scripts/bench/bench_gpu.py --frames 16 24 --device 0
+    scripts/package.sh /tmp/infinity.tar.xz          # here: the binary, its libraries and shaders
+    tar -xJf infinity.tar.xz -C /opt                   # there (needs a Vulkan loader and diffusers)
+    python3 scripts/bench/bench_gpu.py --check --frames 16 24 --infinity /opt/infinity/bin/infinity
 
 The UNet is VideoCrafter2's (block_out_channels 320/640/1280/1280, layers_per_block 2, head width
 64, cross-attention width 1024) at its 320x512 resolution (40x64 latents), batch 2 (both halves
