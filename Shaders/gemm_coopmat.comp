@@ -55,6 +55,10 @@ layout(constant_id = 7) const uint FN = 16u;
 layout(constant_id = 8) const uint FK = 16u;
 // Elements of an FM x FN block each lane takes in the epilogue: FM * FN / subgroup size.
 layout(constant_id = 9) const uint EPILOGUE = 8u;
+// The convolutions' taps: conv2d's kernel height and width, the temporal conv's frames
+// (KERNEL_H; KERNEL_W = 1). Equal to the push constants KH, KW (conv2d) and K (temporal).
+layout(constant_id = 10) const uint KERNEL_H = 1u;
+layout(constant_id = 11) const uint KERNEL_W = 1u;
 const uint FRAGMENTS_M = 32u / FM; // fragments per subgroup block (32 x 64)
 const uint FRAGMENTS_N = 64u / FN;
 
@@ -111,28 +115,55 @@ float weightAt(uint i) {
     return weightBuf.data[i];
 }
 
-// A[m][k], 0 outside the matrix and in the padding.
-float aAt(uint m, uint k) {
-    if (m >= rows() || k >= reduction()) { return 0.0; }
+// The convolutions' rows, decomposed once per workgroup (runtime divisions cost tens of
+// instructions each; per element they would outweigh the matrix work): for tile row r,
+// rowOffset = where its sample's input starts (conv2d: b*C*H*W; temporal: b*C*F*S + s), or ~0u
+// past the last row; rowY / rowX = the input row / column (temporal: frame) of tap 0.
+shared uint rowOffset[TILE_M];
+shared int rowY[TILE_M];
+shared int rowX[TILE_M];
+
+void decomposeRows(uint rowBase) {
+    for (uint r = gl_LocalInvocationID.x; r < TILE_M; r += gl_WorkGroupSize.x) {
+        const uint m = rowBase + r;
+        rowOffset[r] = ~0u;
+        if (m >= rows()) { continue; }
+        if (OP == 2u) {
+            const uint pixels = p.v[9] * p.v[10];
+            const uint b = m / pixels, pixel = m % pixels;
+            rowOffset[r] = b * p.v[1] * p.v[2] * p.v[3];
+            rowY[r] = int((pixel / p.v[10]) * p.v[7]) - int(p.v[8]);
+            rowX[r] = int((pixel % p.v[10]) * p.v[7]) - int(p.v[8]);
+        } else {
+            const uint S = p.v[3], plane = p.v[7] * S;
+            const uint b = m / plane, rest = m % plane;
+            rowOffset[r] = b * p.v[1] * p.v[2] * S + rest % S;
+            rowY[r] = int(rest / S) - int(p.v[6]);
+        }
+    }
+}
+
+// A[rowBase + r][k], 0 outside the matrix and in the padding. The kernel's taps are
+// specialization constants, so the divisions by them are multiplications.
+float aAt(uint rowBase, uint r, uint k) {
+    if (k >= reduction()) { return 0.0; }
     if (OP == 2u) {
-        const uint C = p.v[1], H = p.v[2], W = p.v[3], KH = p.v[5], KW = p.v[6];
-        const uint pixels = p.v[9] * p.v[10];
-        const uint b = m / pixels, pixel = m % pixels;
-        const uint c = k / (KH * KW), tap = k % (KH * KW);
-        const int iy = int((pixel / p.v[10]) * p.v[7] + tap / KW) - int(p.v[8]);
-        const int ix = int((pixel % p.v[10]) * p.v[7] + tap % KW) - int(p.v[8]);
-        if (iy < 0 || iy >= int(H) || ix < 0 || ix >= int(W)) { return 0.0; }
-        return xBuf.data[((b * C + c) * H + uint(iy)) * W + uint(ix)];
+        const uint offset = rowOffset[r];
+        if (offset == ~0u) { return 0.0; }
+        const uint c = k / (KERNEL_H * KERNEL_W), tap = k % (KERNEL_H * KERNEL_W);
+        const int iy = rowY[r] + int(tap / KERNEL_W), ix = rowX[r] + int(tap % KERNEL_W);
+        if (iy < 0 || iy >= int(p.v[2]) || ix < 0 || ix >= int(p.v[3])) { return 0.0; }
+        return xBuf.data[offset + (c * p.v[2] + uint(iy)) * p.v[3] + uint(ix)];
     }
     if (OP == 3u) {
-        const uint C = p.v[1], F = p.v[2], S = p.v[3], K = p.v[5];
-        const uint plane = p.v[7] * S;
-        const uint b = m / plane, rest = m % plane;
-        const int f = int(rest / S + k % K) - int(p.v[6]);
-        if (f < 0 || f >= int(F)) { return 0.0; }
-        return xBuf.data[((b * C + k / K) * F + uint(f)) * S + rest % S];
+        const uint offset = rowOffset[r];
+        if (offset == ~0u) { return 0.0; }
+        const int f = rowY[r] + int(k % KERNEL_H);
+        if (f < 0 || f >= int(p.v[2])) { return 0.0; }
+        return xBuf.data[offset + ((k / KERNEL_H) * p.v[2] + uint(f)) * p.v[3]];
     }
-    return xBuf.data[m * p.v[2] + k];
+    const uint m = rowBase + r;
+    return m < rows() ? xBuf.data[m * p.v[2] + k] : 0.0;
 }
 
 // Loads K step k0 into registers. Linear ops read A along k (x rows are k-contiguous); the
@@ -145,7 +176,7 @@ void loadStep(uint k0, uint rowBase, uint tile, out float aNext[LOADS], out floa
         {
             const uint row = isConv() ? i % TILE_M : i / TILE_K;
             const uint k = isConv() ? i / TILE_M : i % TILE_K;
-            aNext[l] = aAt(rowBase + row, k0 + k);
+            aNext[l] = aAt(rowBase, row, k0 + k);
             const uint column = i / TILE_K, kb = i % TILE_K;
             const uint projection = projectionColumn(tile, column);
             bNext[l] = projection != ~0u && k0 + kb < reduction()
@@ -190,6 +221,10 @@ void main() {
         acc[f] = coopmat<float, gl_ScopeSubgroup, FM, FN, gl_MatrixUseAccumulator>(0.0);
     }
 
+    if (isConv()) {
+        decomposeRows(rowBase);
+        barrier();
+    }
     float aNext[LOADS];
     float bNext[LOADS];
     loadStep(0u, rowBase, tile, aNext, bNext);

@@ -84,8 +84,9 @@ struct CooperativeMatrixFacts: Sendable {
     var maxWorkgroupSizeX: Int
     var maxSharedMemoryBytes: Int
 
-    /// Shared memory `gemm_coopmat.comp` declares: two 128 x 40 f16 tiles and 8 f32 blocks of 256.
-    static let kernelSharedMemoryBytes = 2 * 128 * 40 * 2 + 8 * 256 * 4
+    /// Shared memory `gemm_coopmat.comp` declares: two 128 x 40 f16 tiles, 8 f32 blocks of 256
+    /// and the convolutions' 128-row table (3 words a row).
+    static let kernelSharedMemoryBytes = 2 * 128 * 40 * 2 + 8 * 256 * 4 + 128 * 3 * 4
 
     /// How the kernel runs here, or an error that names what the device lacks.
     func support() throws -> CooperativeMatrixSupport {
