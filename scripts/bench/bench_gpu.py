@@ -16,7 +16,7 @@ with f16 weights (--weight-precision f16), so the ratio also measures that gap.
 the output's scale (largest |output|): the committed diffusers fixtures (Tests/ModelTests/Fixtures/
 unet-*) through `infinity forward --backend vulkan`, and one VideoCrafter2-sized forward (the first
 --frames) against PyTorch float32 on the GPU (TF32 off) with the same f16-rounded weights.
-`--cooperative-matrix off on` checks and times infinity both ways (`auto` by default: the
+`--profile` adds infinity's per-op times for each. `--cooperative-matrix off on` checks and times infinity both ways (`auto` by default: the
 cooperative-matrix GEMM where the device has it).
 
 `--smoke` checks the script itself without a GPU: a 1.3M-parameter UNet at 16x16, PyTorch on the
@@ -57,6 +57,8 @@ def main():
     parser.add_argument("--skip-infinity", action="store_true", help="time PyTorch only")
     parser.add_argument("--smoke", action="store_true", help="tiny UNet, PyTorch on the CPU: checks the script")
     parser.add_argument("--check", action="store_true", help="parity checks on the Vulkan device before timing")
+    parser.add_argument("--profile", action="store_true",
+                        help="then one forward per --cooperative-matrix value with infinity's per-op profile")
     parser.add_argument("--cooperative-matrix", nargs="+", default=["auto"], choices=["auto", "on", "off"],
                         help="infinity's --cooperative-matrix; several values are checked and timed side by side")
     args = parser.parse_args()
@@ -123,6 +125,17 @@ def main():
             row += f"  {ours:>19.3f}  {ours / reference:>5.2f}x"
         print(row)
         sys.stdout.flush()
+    if args.profile and not args.skip_infinity:
+        for matrices in variants:
+            output = subprocess.run(
+                [args.infinity, "bench", "unet", "--model", folder, "--backend", "vulkan", "--device", str(args.device),
+                 "--weight-precision", "f16", "--cooperative-matrix", matrices, "--warmup", "1", "--iterations", "1",
+                 "--batch", str(args.batch), "--frames", str(args.frames[0]), "--height", str(args.height),
+                 "--width", str(args.width), "--profile"],
+                check=True, capture_output=True, text=True).stdout
+            print(f"infinity per op, cooperative matrices {matrices} (a wait after every op):")
+            print("\n".join(line for line in output.splitlines() if line.startswith("  ") or line.startswith("median")))
+            sys.stdout.flush()
 
 
 def relative_error(ours, reference):
