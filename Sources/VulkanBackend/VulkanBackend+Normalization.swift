@@ -84,13 +84,22 @@ extension VulkanBackend {
     }
 
     public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
+        try layerNorm(x, weight: weight, bias: bias, epsilon: epsilon, rowsPerSubgroup: context.device.rowsPerSubgroup)
+    }
+
+    /// `layerNorm` with a subgroup per row (GPUs) or an invocation per row (CPU devices); see
+    /// `layer_norm.comp`. Both compute the same sums in a different order.
+    func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float, rowsPerSubgroup: Bool) throws -> Tensor {
         let width = try Shape.layerNorm(x.shape, weight: weight?.shape, bias: bias?.shape)
         let out = try makeTensor(x.shape)
         guard out.count > 0 else { return out }
         let rows = x.count / width
-        try context.dispatch(.layerNorm, buffers: [bound(x), bound(weight), bound(bias), bound(out)],
+        // Per subgroup, a workgroup of 64 takes 64 / subgroupSize rows at a time (at least one).
+        let rowsPerGroup = rowsPerSubgroup ? max(1, 64 / max(1, context.device.subgroupSize)) : 64
+        try context.dispatch(.layerNorm, constants: [0: rowsPerSubgroup ? 1 : 0],
+                             buffers: [bound(x), bound(weight), bound(bias), bound(out)],
                              push: [UInt32(rows), UInt32(width), Self.bits(epsilon), weight == nil ? 0 : 1, bias == nil ? 0 : 1],
-                             groups: (min((rows + 63) / 64, 65535), 1, 1))
+                             groups: (min((rows + rowsPerGroup - 1) / rowsPerGroup, 65535), 1, 1))
         return out
     }
 }

@@ -24,6 +24,14 @@ final class VulkanDevice: @unchecked Sendable {
     let stagingMemoryType: UInt32
     /// How the cooperative-matrix GEMM runs here; nil when it does not (unsupported, or `.off`).
     let cooperativeMatrix: CooperativeMatrixSupport?
+    /// The default subgroup size, and whether compute shaders have subgroup arithmetic (`subgroupAdd`).
+    let subgroupSize: Int
+    let computeSubgroupArithmetic: Bool
+
+    /// Whether row kernels (layer norm) give each row a subgroup rather than an invocation:
+    /// on GPUs with subgroup arithmetic, where a subgroup's loads of a row coalesce; not on CPU
+    /// devices (lavapipe), whose invocations are SIMD lanes of one thread.
+    var rowsPerSubgroup: Bool { info.kind != .cpu && computeSubgroupArithmetic && subgroupSize <= 64 }
 
     /// Opens device `requested` (nil: the preferred one). With `cooperativeMatrix` `.auto` or
     /// `.on` and a device that supports `gemm_coopmat.comp`, enables what it needs
@@ -60,6 +68,17 @@ final class VulkanDevice: @unchecked Sendable {
             }
         }
         cooperativeMatrix = matrices
+        var subgroup = VkPhysicalDeviceSubgroupProperties()
+        subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
+        withUnsafeMutablePointer(to: &subgroup) { subgroup in
+            var all = VkPhysicalDeviceProperties2()
+            all.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+            all.pNext = UnsafeMutableRawPointer(subgroup)
+            vkGetPhysicalDeviceProperties2(chosenDevice, &all)
+        }
+        subgroupSize = Int(subgroup.subgroupSize)
+        computeSubgroupArithmetic = subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue != 0
+            && subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT.rawValue != 0
 
         var priority: Float = 1
         var device: VkDevice?

@@ -1,7 +1,7 @@
 import CPUBackend
 import Tensor
 import Testing
-import VulkanBackend
+@testable import VulkanBackend
 
 /// `groupNorm` (both overloads), `groupSums` and `layerNorm` on Vulkan against the CPU backend.
 ///
@@ -170,5 +170,23 @@ struct NormalizationParityTests {
             try backend.layerNorm(x[side], weight: weight?[side], bias: bias?[side], epsilon: 1e-5)
         }
         Parity.expectScaled(out, tolerance: Self.tolerance, "layerNorm \(shape) affine \(affine)")
+    }
+
+    /// The subgroup-per-row layout GPUs get (lavapipe runs the invocation-per-row one by
+    /// default): the same results within the same tolerance, forced here on the CPU device.
+    @Test(arguments: layerShapes + [[9, 1280], [130, 77]], [0, 3])
+    func layerNormSubgroupPerRow(shape: [Int], affine: Int) throws {
+        let width = shape.last!
+        let x = try Parity.pair(shape, seed: 73, spread: 3, offset: -1)
+        let weight = affine & 1 != 0 ? try Parity.pair([width], seed: 74, spread: 0.5, offset: 1) : nil
+        let bias = affine & 2 != 0 ? try Parity.pair([width], seed: 75) : nil
+        let out = try Parity.run { backend, side in
+            if side == .vulkan {
+                return try Parity.vulkan().layerNorm(x[side], weight: weight?[side], bias: bias?[side], epsilon: 1e-5,
+                                                     rowsPerSubgroup: true)
+            }
+            return try backend.layerNorm(x[side], weight: weight?[side], bias: bias?[side], epsilon: 1e-5)
+        }
+        Parity.expectScaled(out, tolerance: Self.tolerance, "layerNorm per subgroup \(shape) affine \(affine)")
     }
 }
