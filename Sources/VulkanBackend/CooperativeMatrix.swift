@@ -25,6 +25,8 @@ struct CooperativeMatrixSupport: Sendable, Equatable {
     /// Whether pipelines must fix the subgroup size (and ask for full subgroups) because the
     /// device's varies (`minSubgroupSize < maxSubgroupSize`).
     let fixesSubgroupSize: Bool
+    /// The device's shared memory per workgroup, in bytes.
+    var maxSharedMemoryBytes = 49152
 
     /// Invocations per workgroup.
     var workgroupSize: Int { 8 * subgroupSize }
@@ -32,6 +34,21 @@ struct CooperativeMatrixSupport: Sendable, Equatable {
     var stagedPerInvocation: Int { 128 * 32 / workgroupSize }
     /// Elements of an m x n block each lane stores in the epilogue (`EPILOGUE`).
     var epiloguePerLane: Int { m * n / subgroupSize }
+
+    /// Shared memory `attention_coopmat.comp` declares for heads of `width` channels: q (64
+    /// rows), k and v (32 rows) in f16 with rows of width + 8, the scores (4 x 16 x 32 f32), the
+    /// weights (4 x 16 x 40 f16), the output (64 x width f32) and two floats per query row.
+    static func attentionSharedMemoryBytes(headWidth width: Int) -> Int {
+        (64 + 2 * 32) * (width + 8) * 2 + 4 * 16 * 32 * 4 + 4 * 16 * 40 * 2 + 64 * width * 4 + 64 * 2 * 4
+    }
+
+    /// Whether `attention_coopmat.comp` runs heads of `width` channels here: a multiple of 16
+    /// up to 64 that the matrices' sides divide, 16-row blocks the matrices' rows divide, and
+    /// the shared memory it needs (48,640 bytes at 64: not on lavapipe, whose limit is 32 KiB).
+    func runsAttention(headWidth width: Int) -> Bool {
+        width % 16 == 0 && width <= 64 && 16 % m == 0 && width % n == 0 && width % k == 0
+            && Self.attentionSharedMemoryBytes(headWidth: width) <= maxSharedMemoryBytes
+    }
 }
 
 /// What a device reports that decides whether `gemm_coopmat.comp` can run on it: a pure value,
@@ -114,7 +131,7 @@ struct CooperativeMatrixFacts: Sendable {
         if minSubgroupSize == maxSubgroupSize {
             guard fits(subgroupSize) else { throw lacks("a subgroup size that is a power of two from 4 to 128 (it has \(subgroupSize))") }
             chosen = CooperativeMatrixSupport(m: shape.m, n: shape.n, k: shape.k, subgroupSize: subgroupSize,
-                                              fixesSubgroupSize: false)
+                                              fixesSubgroupSize: false, maxSharedMemoryBytes: maxSharedMemoryBytes)
         } else {
             guard computeSubgroupSizeControl else {
                 throw lacks("subgroup size control (its subgroups vary from \(minSubgroupSize) to \(maxSubgroupSize))")
@@ -123,7 +140,8 @@ struct CooperativeMatrixFacts: Sendable {
             guard fits(size) else {
                 throw lacks("subgroups of a power of two from 4 to 128 invocations (it has \(minSubgroupSize)-\(maxSubgroupSize))")
             }
-            chosen = CooperativeMatrixSupport(m: shape.m, n: shape.n, k: shape.k, subgroupSize: size, fixesSubgroupSize: true)
+            chosen = CooperativeMatrixSupport(m: shape.m, n: shape.n, k: shape.k, subgroupSize: size, fixesSubgroupSize: true,
+                                              maxSharedMemoryBytes: maxSharedMemoryBytes)
         }
         guard (shape.m * shape.n) % chosen.subgroupSize == 0 else {
             throw lacks("a subgroup size dividing \(shape.m)x\(shape.n) (it has \(chosen.subgroupSize))")

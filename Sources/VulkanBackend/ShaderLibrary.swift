@@ -21,6 +21,8 @@ enum Kernel: String, CaseIterable, Sendable {
     case timestepEmbedding = "timestep_embedding"
     /// linear, linear + GEGLU, conv2d and temporal conv on cooperative matrices (see ``CooperativeMatrixUse``).
     case gemmCoopmat = "gemm_coopmat"
+    /// attention on cooperative matrices (heads of 16 to 64 channels).
+    case attentionCoopmat = "attention_coopmat"
 
     /// Storage buffers the kernel binds (inputs, then the output), as in Shaders/README.md.
     var bindingCount: Int {
@@ -28,7 +30,7 @@ enum Kernel: String, CaseIterable, Sendable {
         case .stridedCopy, .pointwise, .geglu, .groupStats, .upsampleNearest, .timestepEmbedding: 2
         case .add: 3
         case .linear, .conv2d, .temporalConv, .layerNorm, .gemmCoopmat: 4
-        case .attention, .groupNorm: 5
+        case .attention, .groupNorm, .attentionCoopmat: 5
         }
     }
 }
@@ -60,7 +62,8 @@ final class ShaderLibrary {
         self.device = device
         self.directory = try Self.locate(directory)
         if let matrices = device.cooperativeMatrix, matrices.fixesSubgroupSize {
-            requiredSubgroupSizes = [.gemmCoopmat: UInt32(matrices.subgroupSize)]
+            requiredSubgroupSizes = [.gemmCoopmat: UInt32(matrices.subgroupSize),
+                                     .attentionCoopmat: UInt32(matrices.subgroupSize)]
         } else {
             requiredSubgroupSizes = [:]
         }

@@ -120,6 +120,16 @@ extension VulkanBackend {
         guard keys > 0 else { return try zeros(query.shape) }
         let out = try makeTensor(query.shape)
         guard out.count > 0 else { return out }
+        if let matrices = context.device.cooperativeMatrix, matrices.runsAttention(headWidth: headWidth) {
+            try context.dispatch(.attentionCoopmat, constants: [
+                0: UInt32(4 * matrices.subgroupSize), 1: UInt32(headWidth),
+                6: UInt32(matrices.m), 7: UInt32(matrices.n), 8: UInt32(matrices.k),
+            ], buffers: [bound(query), bound(key), bound(value), bound(bias), bound(out)],
+                                 push: [UInt32(batch), UInt32(queries), UInt32(keys), UInt32(heads), Self.bits(scale),
+                                        bias == nil ? 0 : 1],
+                                 groups: ((queries + 63) / 64, batch * heads, 1))
+            return out
+        }
         try context.dispatch(.attention, constants: [1: UInt32(headWidth)],
                              buffers: [bound(query), bound(key), bound(value), bound(bias), bound(out)],
                              push: [UInt32(batch), UInt32(queries), UInt32(keys), UInt32(heads), Self.bits(scale),

@@ -54,11 +54,15 @@ struct AttentionParityTests {
         Case(batch: 1, queries: 3, keys: 17, heads: 1, headWidth: 256),  // the widest head: tiles of 8
     ], BiasKind.allCases)
     func attention(_ c: Case, bias biasKind: BiasKind) throws {
+        try Self.checkAttention(c, bias: biasKind, on: Parity.vulkan(), tolerance: Self.tolerance)
+    }
+
+    static func checkAttention(_ c: Case, bias biasKind: BiasKind, on vulkan: VulkanBackend, tolerance: Double) throws {
         var random = SeededRandom(seed: 40)
         let width = c.heads * c.headWidth
-        let query = try Parity.pair(values: random.values(c.batch * c.queries * width), shape: [c.batch, c.queries, width])
-        let key = try Parity.pair(values: random.values(c.batch * c.keys * width), shape: [c.batch, c.keys, width])
-        let value = try Parity.pair(values: random.values(c.batch * c.keys * width), shape: [c.batch, c.keys, width])
+        let query = try Parity.pair(values: random.values(c.batch * c.queries * width), shape: [c.batch, c.queries, width], on: vulkan)
+        let key = try Parity.pair(values: random.values(c.batch * c.keys * width), shape: [c.batch, c.keys, width], on: vulkan)
+        let value = try Parity.pair(values: random.values(c.batch * c.keys * width), shape: [c.batch, c.keys, width], on: vulkan)
         var biasValues: [Float]?
         switch biasKind {
         case .none:
@@ -79,9 +83,9 @@ struct AttentionParityTests {
             }
             biasValues = values
         }
-        let bias = try biasValues.map { try Parity.pair(values: $0, shape: [c.queries, c.keys]) }
+        let bias = try biasValues.map { try Parity.pair(values: $0, shape: [c.queries, c.keys], on: vulkan) }
         let scale = 1 / Float(c.headWidth).squareRoot()
-        let out = try Parity.run { backend, side in
+        let out = try Parity.run(on: vulkan) { backend, side in
             try backend.attention(query: query[side], key: key[side], value: value[side], heads: c.heads, scale: scale,
                                   bias: bias?[side])
         }
@@ -94,7 +98,7 @@ struct AttentionParityTests {
                 #expect(row.allSatisfy { $0 == 0 }, "\(label): masked row of batch \(b) is not zero")
             }
         }
-        Parity.expectScaled(out, tolerance: Self.tolerance, label)
+        Parity.expectScaled(out, tolerance: tolerance, label)
     }
 
     /// No keys: every row is fully masked, so the result is zeros (as the CPU backend gives).

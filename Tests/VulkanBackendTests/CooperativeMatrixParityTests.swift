@@ -66,6 +66,24 @@ struct CooperativeMatrixParityTests {
         try GemmParityTests.checkTemporalConv(c, bias: hasBias, on: Self.matrices(), tolerance: Self.tolerance)
     }
 
+    /// `attention_coopmat.comp` (heads of 16 to 64 channels; 64 needs more shared memory than
+    /// lavapipe has, so there it runs the f32 kernel): query tiles of 64 (16 rows a subgroup) and
+    /// key tiles of 32 straddled, every bias kind of the f32 suite (masked rows exactly zero).
+    /// Tolerance as the GEMMs' (2e-3 of the scale): q, k, v and the weights are rounded to f16,
+    /// so scores are off by ~1e-3 of |q| |k| and the outputs, convex combinations of v in
+    /// [-1, 1], by ~1e-3 at most (lavapipe's worst: 3.8e-4).
+    @Test(arguments: [
+        AttentionParityTests.Case(batch: 2, queries: 5, keys: 3, heads: 2, headWidth: 16),  // temporal-attention sized
+        AttentionParityTests.Case(batch: 2, queries: 70, keys: 257, heads: 2, headWidth: 16),  // both tiles straddled
+        AttentionParityTests.Case(batch: 1, queries: 64, keys: 32, heads: 1, headWidth: 32),  // one tile each
+        AttentionParityTests.Case(batch: 1, queries: 129, keys: 77, heads: 3, headWidth: 32),  // cross-attention sized
+        AttentionParityTests.Case(batch: 1, queries: 33, keys: 100, heads: 2, headWidth: 48),
+        AttentionParityTests.Case(batch: 1, queries: 40, keys: 65, heads: 2, headWidth: 64),  // VideoCrafter2's width
+    ], AttentionParityTests.BiasKind.allCases)
+    func attention(_ c: AttentionParityTests.Case, bias: AttentionParityTests.BiasKind) throws {
+        try AttentionParityTests.checkAttention(c, bias: bias, on: Self.matrices(), tolerance: Self.tolerance)
+    }
+
     /// The whole forward: every linear, convolution and feed-forward of the fixture UNets on
     /// cooperative matrices, within 1e-2 of the CPU backend's scale (the per-op error above
     /// through ~50 ops: 2.1e-3 and 1.3e-3 on lavapipe; the f32 kernels' suite holds 1e-3).
