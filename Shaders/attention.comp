@@ -9,7 +9,7 @@
 // out = softmax(scale * q k^T + bias) v.
 //
 // One query row per invocation: gl_WorkGroupID.x indexes tiles of 64 queries,
-// gl_WorkGroupID.y = b * heads + head. Keys and values go through shared memory in tiles of
+// gl_WorkGroupID.y + gl_WorkGroupID.z * gl_NumWorkGroups.y = b * heads + head. Keys and values go through shared memory in tiles of
 // TILE_KEYS = 2048 / D keys (2 * TILE_KEYS * D floats <= 16 KiB for every D <= 256), which
 // all invocations read at the same address (broadcasts). Within a tile the keys are taken in
 // chunks of CHUNK: the chunk's scores in registers, then one online-softmax step (running
@@ -50,7 +50,11 @@ shared float vTile[TILE_FLOATS]; // [key][D]
 void main() {
     const uint lid = gl_LocalInvocationID.x;
     const uint qi = gl_WorkGroupID.x * QUERIES + lid;
-    const uint bh = gl_WorkGroupID.y;
+    // (batch, head) pairs beyond 65535 (the workgroup count every device allows in y) continue in z.
+    const uint bh = gl_WorkGroupID.y + gl_WorkGroupID.z * gl_NumWorkGroups.y;
+    if (bh >= p.batch * p.heads) {
+        return; // the whole workgroup: no barrier is left waiting
+    }
     const uint b = bh / p.heads;
     const uint head = bh % p.heads;
     const uint width = p.heads * D;

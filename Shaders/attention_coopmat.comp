@@ -13,7 +13,7 @@
 // the softmax weights rounded to f16), f32 accumulation, the softmax in f32 and base 2.
 //
 // A workgroup of 4 subgroups takes 64 queries of one (batch, head) (gl_WorkGroupID.x: query
-// tiles, .y: b * heads + head); each subgroup owns 16 query rows. Per tile of 32 keys: the
+// tiles, .y + .z * gl_NumWorkGroups.y: b * heads + head); each subgroup owns 16 query rows. Per tile of 32 keys: the
 // workgroup stages k and v (f16) in shared memory; each subgroup computes its 16 x 32 scores
 // S = q k^T, stores them, and its lanes take rows: the running maximum and sum, the weights P
 // (f16, shared), and the rescaling of the row's output accumulator, kept in shared memory
@@ -67,8 +67,12 @@ void main() {
     const uint subgroup = gl_SubgroupID;
     const uint lane = gl_SubgroupInvocationID;
     const uint q0 = gl_WorkGroupID.x * QUERIES;
-    const uint b = gl_WorkGroupID.y / p.heads;
-    const uint head = gl_WorkGroupID.y % p.heads;
+    const uint bh = gl_WorkGroupID.y + gl_WorkGroupID.z * gl_NumWorkGroups.y; // as in attention.comp
+    if (bh >= p.batch * p.heads) {
+        return;
+    }
+    const uint b = bh / p.heads;
+    const uint head = bh % p.heads;
     const uint width = p.heads * D;
     const float NEG_INF = uintBitsToFloat(0xff800000u);
     const float scoreScale = p.scale * LOG2E;

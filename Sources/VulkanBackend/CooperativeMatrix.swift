@@ -1,12 +1,13 @@
 import CVulkan
 import Tensor
 
-/// Whether the GEMM-shaped ops (linear, linear + GEGLU, conv2d, temporal conv) run on the
-/// device's cooperative matrices (`VK_KHR_cooperative_matrix`: NVIDIA's tensor cores, AMD's
-/// and Intel's matrix units), `--cooperative-matrix auto|on|off`.
+/// Whether the GEMM-shaped ops (linear, linear + GEGLU, conv2d, temporal conv) and attention
+/// (heads of 16-64 channels) run on the device's cooperative matrices (`VK_KHR_cooperative_matrix`:
+/// NVIDIA's tensor cores, AMD's and Intel's matrix units), `--cooperative-matrix auto|on|off`.
 ///
-/// The cooperative-matrix kernel (`Shaders/gemm_coopmat.comp`) rounds both operands to f16 and
-/// accumulates in f32, so its results differ from the f32 kernels' by about 1e-3 of their scale.
+/// The cooperative-matrix kernels (`Shaders/gemm_coopmat.comp`, `Shaders/attention_coopmat.comp`)
+/// round the operands to f16 and accumulate in f32, so their results differ from the f32
+/// kernels' by about 1e-3 of their scale.
 public enum CooperativeMatrixUse: String, Sendable, CaseIterable {
     /// Use them where the device offers what the kernel needs (``CooperativeMatrixFacts``).
     case auto
@@ -16,11 +17,12 @@ public enum CooperativeMatrixUse: String, Sendable, CaseIterable {
     case off
 }
 
-/// How `gemm_coopmat.comp` runs on a device that supports it.
+/// How the cooperative-matrix kernels run on a device that supports them (`gemm_coopmat.comp`
+/// always; `attention_coopmat.comp` for the head widths ``runsAttention(headWidth:)`` accepts).
 struct CooperativeMatrixSupport: Sendable, Equatable {
     /// The matrices' shape: `m` x `k` times `k` x `n` (the kernel's FM, FN, FK).
     var m = 16, n = 16, k = 16
-    /// Invocations per subgroup; the kernel's workgroup is 8 subgroups.
+    /// Invocations per subgroup; the GEMM's workgroup is 8 subgroups, attention's 4.
     let subgroupSize: Int
     /// Whether pipelines must fix the subgroup size (and ask for full subgroups) because the
     /// device's varies (`minSubgroupSize < maxSubgroupSize`).

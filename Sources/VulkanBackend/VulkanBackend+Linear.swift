@@ -127,14 +127,21 @@ extension VulkanBackend {
             ], buffers: [bound(query), bound(key), bound(value), bound(bias), bound(out)],
                                  push: [UInt32(batch), UInt32(queries), UInt32(keys), UInt32(heads), Self.bits(scale),
                                         bias == nil ? 0 : 1],
-                                 groups: ((queries + 63) / 64, batch * heads, 1))
+                                 groups: Self.attentionGroups(queries: queries, pairs: batch * heads))
             return out
         }
         try context.dispatch(.attention, constants: [1: UInt32(headWidth)],
                              buffers: [bound(query), bound(key), bound(value), bound(bias), bound(out)],
                              push: [UInt32(batch), UInt32(queries), UInt32(keys), UInt32(heads), Self.bits(scale),
                                     bias == nil ? 0 : 1],
-                             groups: ((queries + 63) / 64, batch * heads, 1))
+                             groups: Self.attentionGroups(queries: queries, pairs: batch * heads))
         return out
+    }
+
+    /// Workgroups of the attention kernels: query tiles of 64 in x, the (batch, head) `pairs` in
+    /// y, continued in z past 65535 (the count every Vulkan device allows per dimension; the
+    /// temporal attention of a large video has more: 2 x 72 x 128 positions x 5 heads).
+    static func attentionGroups(queries: Int, pairs: Int) -> (x: Int, y: Int, z: Int) {
+        ((queries + 63) / 64, min(pairs, 65535), (pairs + 65534) / 65535)
     }
 }

@@ -52,6 +52,7 @@ struct AttentionParityTests {
         Case(batch: 1, queries: 129, keys: 26, heads: 2, headWidth: 80),  // three query tiles
         Case(batch: 1, queries: 9, keys: 25, heads: 1, headWidth: 160),  // three key tiles of 12
         Case(batch: 1, queries: 3, keys: 17, heads: 1, headWidth: 256),  // the widest head: tiles of 8
+        Case(batch: 35000, queries: 1, keys: 2, heads: 2, headWidth: 1),  // 70,000 (batch, head) pairs: past 65535 workgroups in y
     ], BiasKind.allCases)
     func attention(_ c: Case, bias biasKind: BiasKind) throws {
         try Self.checkAttention(c, bias: biasKind, on: Parity.vulkan(), tolerance: Self.tolerance)

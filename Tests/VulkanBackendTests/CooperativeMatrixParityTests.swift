@@ -79,6 +79,7 @@ struct CooperativeMatrixParityTests {
         AttentionParityTests.Case(batch: 1, queries: 129, keys: 77, heads: 3, headWidth: 32),  // cross-attention sized
         AttentionParityTests.Case(batch: 1, queries: 33, keys: 100, heads: 2, headWidth: 48),
         AttentionParityTests.Case(batch: 1, queries: 40, keys: 65, heads: 2, headWidth: 64),  // VideoCrafter2's width
+        AttentionParityTests.Case(batch: 33000, queries: 1, keys: 3, heads: 2, headWidth: 16),  // pairs past 65535 workgroups in y
     ], AttentionParityTests.BiasKind.allCases)
     func attention(_ c: AttentionParityTests.Case, bias: AttentionParityTests.BiasKind) throws {
         try AttentionParityTests.checkAttention(c, bias: bias, on: Self.matrices(), tolerance: Self.tolerance)
