@@ -162,31 +162,31 @@ struct NormalizationParityTests {
     /// take several elements of a row; a width of 1 has zero variance (the output is the bias).
     @Test(arguments: layerShapes, [0, 1, 2, 3])
     func layerNorm(shape: [Int], affine: Int) throws {
-        let width = shape.last!
-        let x = try Parity.pair(shape, seed: 70, spread: 3, offset: -1)
-        let weight = affine & 1 != 0 ? try Parity.pair([width], seed: 71, spread: 0.5, offset: 1) : nil
-        let bias = affine & 2 != 0 ? try Parity.pair([width], seed: 72) : nil
-        let out = try Parity.run { backend, side in
-            try backend.layerNorm(x[side], weight: weight?[side], bias: bias?[side], epsilon: 1e-5)
-        }
-        Parity.expectScaled(out, tolerance: Self.tolerance, "layerNorm \(shape) affine \(affine)")
+        try Self.checkLayerNorm(shape: shape, affine: affine, rowsPerSubgroup: nil)
     }
 
     /// The subgroup-per-row layout GPUs get (lavapipe runs the invocation-per-row one by
     /// default): the same results within the same tolerance, forced here on the CPU device.
     @Test(arguments: layerShapes + [[9, 1280], [130, 77]], [0, 3])
     func layerNormSubgroupPerRow(shape: [Int], affine: Int) throws {
+        try Self.checkLayerNorm(shape: shape, affine: affine, rowsPerSubgroup: true)
+    }
+
+    /// `layerNorm` on both backends; `rowsPerSubgroup` forces the Vulkan kernel's layout (nil:
+    /// the device's own choice).
+    static func checkLayerNorm(shape: [Int], affine: Int, rowsPerSubgroup: Bool?) throws {
         let width = shape.last!
-        let x = try Parity.pair(shape, seed: 73, spread: 3, offset: -1)
-        let weight = affine & 1 != 0 ? try Parity.pair([width], seed: 74, spread: 0.5, offset: 1) : nil
-        let bias = affine & 2 != 0 ? try Parity.pair([width], seed: 75) : nil
+        let x = try Parity.pair(shape, seed: 70, spread: 3, offset: -1)
+        let weight = affine & 1 != 0 ? try Parity.pair([width], seed: 71, spread: 0.5, offset: 1) : nil
+        let bias = affine & 2 != 0 ? try Parity.pair([width], seed: 72) : nil
         let out = try Parity.run { backend, side in
-            if side == .vulkan {
+            if side == .vulkan, let rowsPerSubgroup {
                 return try Parity.vulkan().layerNorm(x[side], weight: weight?[side], bias: bias?[side], epsilon: 1e-5,
-                                                     rowsPerSubgroup: true)
+                                                     rowsPerSubgroup: rowsPerSubgroup)
             }
             return try backend.layerNorm(x[side], weight: weight?[side], bias: bias?[side], epsilon: 1e-5)
         }
-        Parity.expectScaled(out, tolerance: Self.tolerance, "layerNorm per subgroup \(shape) affine \(affine)")
+        let layout = rowsPerSubgroup.map { $0 ? " per subgroup" : " per invocation" } ?? ""
+        Parity.expectScaled(out, tolerance: tolerance, "layerNorm\(layout) \(shape) affine \(affine)")
     }
 }
