@@ -8,9 +8,10 @@
 
 // The GEMM-shaped ops on cooperative matrices (VK_KHR_cooperative_matrix: tensor cores and the
 // like): f16 operands, f32 accumulation. Chosen at run time on devices that offer f16 x f16 +
-// f32 matrices at subgroup scope in a shape that fits (FM, FN, FK below); the f32 shaders (linear.comp, conv2d.comp,
-// temporal_conv.comp) compute the same ops everywhere else. Debian 12's glslc cannot compile
-// this file: scripts/compile-shaders.sh builds it with glslang 15 (scripts/fetch-glslang.sh).
+// f32 matrices at subgroup scope in a shape that fits (FM, FN, FK below); the f32 shaders
+// (linear.comp, conv2d.comp, temporal_conv.comp) compute the same ops everywhere else. Debian
+// 12's glslc cannot compile this file: scripts/compile-shaders.sh builds it with glslang 15
+// (scripts/fetch-glslang.sh).
 //
 // Every op is out = A * B + bias with B[k][n] = weight[n * reduction + k] and A gathered from x:
 //   OP 0, linear:        A[m][k] = x[m * K + k];                out[m * N + n]
@@ -23,15 +24,16 @@
 // with the push constants of linear.comp, conv2d.comp and temporal_conv.comp respectively.
 //
 // A workgroup of 8 subgroups computes a 128 x 128 tile of out (gl_WorkGroupID.x: columns,
-// .y: rows), each subgroup a 32 x 64 block as (32 / FM) x (64 / FN) accumulators of FM x FN. K goes in steps of
-// 32 through shared memory as f16 (inputs beyond the f16 range are clamped to +-65504), the next
+// .y: rows), each subgroup a 32 x 64 block as (32 / FM) x (64 / FN) accumulators of FM x FN.
+// K goes in steps of 32 through shared memory as f16 (inputs beyond the f16 range are clamped to +-65504), the next
 // step prefetched into registers while the current one is multiplied. Out-of-range loads read
 // as zero, out-of-range stores are skipped. The epilogue stages each accumulator in shared
 // memory, adds the bias and stores with the op's layout (coalesced along n for linear outputs,
 // along m for NCHW ones).
 //
 // GEGLU: a subgroup's 64 columns are 32 outputs' hidden columns and then their gate columns, so
-// accumulators j and j + FRAGMENTS_N / 2 hold h and g of the same outputs; the tile covers 64 outputs.
+// accumulators j and j + FRAGMENTS_N / 2 hold h and g of the same outputs; the tile covers
+// 64 outputs.
 
 layout(local_size_x_id = 0) in; // 8 subgroups: 8 * the device's subgroup size (a power of two)
 
