@@ -40,10 +40,13 @@ final class VulkanDevice: @unchecked Sendable {
     init(instance: VulkanInstance, index requested: Int?, cooperativeMatrix use: CooperativeMatrixUse = .auto) throws {
         self.instance = instance
         let physicalDevices = try instance.physicalDevices()
-        let infos = try instance.deviceInfos()
-        let chosen = try VulkanDeviceInfo.choose(requested, among: infos)
+        let infos = physicalDevices.enumerated().map { VulkanDeviceInfo(index: $0.offset, physicalDevice: $0.element) }
+        let index = try VulkanDeviceInfo.choose(requested, among: infos).index
+        let chosenDevice = physicalDevices[index]
+        // Only the chosen device's cooperative-matrix support is read: its description as
+        // `devices()` lists it, and how the kernels would run.
+        let (chosen, support) = instance.describe(index: index, chosenDevice)
         info = chosen
-        let chosenDevice = physicalDevices[chosen.index]
         physicalDevice = chosenDevice
 
         var properties = VkPhysicalDeviceProperties()
@@ -59,12 +62,12 @@ final class VulkanDevice: @unchecked Sendable {
         let matrices: CooperativeMatrixSupport?
         switch use {
         case .off: matrices = nil
-        case .auto: matrices = try? CooperativeMatrixFacts(instance: instance.handle, physicalDevice: chosenDevice).support()
+        case .auto: matrices = try? support.get()
         case .on:
             do {
-                matrices = try CooperativeMatrixFacts(instance: instance.handle, physicalDevice: chosenDevice).support()
-            } catch let error as TensorError {
-                throw TensorError("vulkan: --cooperative-matrix on: \(chosen.name) cannot run the cooperative-matrix GEMM: \(error.description)")
+                matrices = try support.get()
+            } catch {
+                throw TensorError("vulkan: --cooperative-matrix on: \(chosen.name) cannot run the cooperative-matrix GEMM: \(error)")
             }
         }
         cooperativeMatrix = matrices

@@ -53,17 +53,23 @@ final class VulkanInstance: @unchecked Sendable {
 
     /// A description of every device.
     func deviceInfos() throws -> [VulkanDeviceInfo] {
-        try physicalDevices().enumerated().map { index, device in
-            var info = VulkanDeviceInfo(index: index, physicalDevice: device)
-            do {
-                let support = try CooperativeMatrixFacts(instance: handle, physicalDevice: device).support()
-                info.cooperativeMatrix = "cooperative matrices: \(support.m)x\(support.n)x\(support.k) f16 x f16 + f32 "
-                    + "(subgroups of \(support.subgroupSize))"
-            } catch {
-                info.cooperativeMatrix = "no cooperative-matrix GEMM: \(error)"
-            }
-            return info
+        try physicalDevices().enumerated().map { describe(index: $0.offset, $0.element).info }
+    }
+
+    /// Device `index`'s description, with whether it runs the cooperative-matrix kernels, and how
+    /// (or the error that says what it lacks).
+    func describe(index: Int, _ device: VkPhysicalDevice) -> (info: VulkanDeviceInfo,
+                                                                matrices: Result<CooperativeMatrixSupport, Error>) {
+        var info = VulkanDeviceInfo(index: index, physicalDevice: device)
+        let matrices = Result { try CooperativeMatrixFacts(instance: handle, physicalDevice: device).support() }
+        switch matrices {
+        case .success(let support):
+            info.cooperativeMatrix = "cooperative matrices: \(support.m)x\(support.n)x\(support.k) f16 x f16 + f32 "
+                + "(subgroups of \(support.subgroupSize))"
+        case .failure(let error):
+            info.cooperativeMatrix = "no cooperative-matrix GEMM: \(error)"
         }
+        return (info, matrices)
     }
 }
 
