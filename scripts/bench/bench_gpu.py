@@ -16,8 +16,9 @@ with f16 weights (--weight-precision f16), so the ratio also measures that gap.
 the output's scale (largest |output|): the committed diffusers fixtures (Tests/ModelTests/Fixtures/
 unet-*) through `infinity forward --backend vulkan`, and one VideoCrafter2-sized forward (the first
 --frames) against PyTorch float32 on the GPU (TF32 off) with the same f16-rounded weights.
-`--profile` adds infinity's per-op times for each. `--cooperative-matrix off on` checks and times infinity both ways (`auto` by default: the
-cooperative-matrix GEMM where the device has it).
+`--cooperative-matrix off on` checks and times infinity both ways (`auto` by default: the
+cooperative-matrix kernels where the device has them); `--profile` adds infinity's per-op times
+for each.
 
 `--smoke` checks the script itself without a GPU: a 1.3M-parameter UNet at 16x16, PyTorch on the
 CPU in f32, infinity on whatever Vulkan device there is (lavapipe):
@@ -115,27 +116,27 @@ def main():
         reference = statistics.median(times)
         row = f"{frames:>6}  {reference:>10.3f}"
         for matrices in [] if args.skip_infinity else variants:
-            output = subprocess.run(
-                [args.infinity, "bench", "unet", "--model", folder, "--backend", "vulkan", "--device", str(args.device),
-                 "--weight-precision", "f16", "--cooperative-matrix", matrices, "--warmup", "1",
-                 "--batch", str(args.batch), "--frames", str(frames), "--height", str(args.height),
-                 "--width", str(args.width), "--iterations", str(args.iterations)],
-                check=True, capture_output=True, text=True).stdout
+            output = infinity_bench(args, folder, matrices, frames, ("--iterations", str(args.iterations)))
             ours = float(next(line for line in output.splitlines() if line.startswith("median")).split()[1])
             row += f"  {ours:>19.3f}  {ours / reference:>5.2f}x"
         print(row)
         sys.stdout.flush()
     if args.profile and not args.skip_infinity:
         for matrices in variants:
-            output = subprocess.run(
-                [args.infinity, "bench", "unet", "--model", folder, "--backend", "vulkan", "--device", str(args.device),
-                 "--weight-precision", "f16", "--cooperative-matrix", matrices, "--warmup", "1", "--iterations", "1",
-                 "--batch", str(args.batch), "--frames", str(args.frames[0]), "--height", str(args.height),
-                 "--width", str(args.width), "--profile"],
-                check=True, capture_output=True, text=True).stdout
+            output = infinity_bench(args, folder, matrices, args.frames[0], ("--iterations", "1", "--profile"))
             print(f"infinity per op, cooperative matrices {matrices} (a wait after every op):")
             print("\n".join(line for line in output.splitlines() if line.startswith("  ") or line.startswith("median")))
             sys.stdout.flush()
+
+
+def infinity_bench(args, folder, matrices, frames, extra):
+    """`infinity bench unet` on the benchmark UNet (f16 weights, one warm-up forward); its output."""
+    return subprocess.run(
+        [args.infinity, "bench", "unet", "--model", folder, "--backend", "vulkan", "--device", str(args.device),
+         "--weight-precision", "f16", "--cooperative-matrix", matrices, "--warmup", "1",
+         "--batch", str(args.batch), "--frames", str(frames), "--height", str(args.height),
+         "--width", str(args.width), *extra],
+        check=True, capture_output=True, text=True).stdout
 
 
 def relative_error(ours, reference):
