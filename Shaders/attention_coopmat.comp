@@ -4,6 +4,7 @@
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#define INFINITY_FLOAT16
 #include "common.glsl"
 
 // attention on cooperative matrices: the same op as attention.comp (q [batch, Lq, heads*D],
@@ -79,7 +80,7 @@ void main() {
 
     for (uint i = t; i < QUERIES * D; i += threads) {
         const uint r = i / D, d = i % D, q = q0 + r;
-        sQ[r * QS + d] = float16_t(q < p.Lq ? clamp(qBuf.data[(b * p.Lq + q) * width + head * D + d], -65504.0, 65504.0) : 0.0);
+        sQ[r * QS + d] = toHalf(q < p.Lq ? qBuf.data[(b * p.Lq + q) * width + head * D + d] : 0.0);
         sO[i] = 0.0;
     }
     for (uint r = t; r < QUERIES; r += threads) {
@@ -93,8 +94,8 @@ void main() {
         for (uint i = t; i < KEYS * D; i += threads) {
             const uint j = i / D, d = i % D, key = k0 + j;
             const uint index = (b * p.Lk + key) * width + head * D + d;
-            sK[j * QS + d] = float16_t(key < p.Lk ? clamp(kBuf.data[index], -65504.0, 65504.0) : 0.0);
-            sV[j * QS + d] = float16_t(key < p.Lk ? clamp(vBuf.data[index], -65504.0, 65504.0) : 0.0);
+            sK[j * QS + d] = toHalf(key < p.Lk ? kBuf.data[index] : 0.0);
+            sV[j * QS + d] = toHalf(key < p.Lk ? vBuf.data[index] : 0.0);
         }
         barrier();
 

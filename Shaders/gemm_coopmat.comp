@@ -4,6 +4,7 @@
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#define INFINITY_FLOAT16
 #include "common.glsl"
 
 // The GEMM-shaped ops on cooperative matrices (VK_KHR_cooperative_matrix: tensor cores and the
@@ -25,9 +26,9 @@
 //
 // A workgroup of 8 subgroups computes a 128 x 128 tile of out (gl_WorkGroupID.x: columns,
 // .y: rows), each subgroup a 32 x 64 block as (32 / FM) x (64 / FN) accumulators of FM x FN.
-// K goes in steps of 32 through shared memory as f16 (inputs beyond the f16 range are clamped to +-65504), the next
-// step prefetched into registers while the current one is multiplied. Out-of-range loads read
-// as zero, out-of-range stores are skipped. The epilogue stages each accumulator in shared
+// K goes in steps of 32 through shared memory as f16 (`toHalf`: inputs beyond the f16 range are
+// clamped to +-65504), the next step prefetched into registers while the current one is
+// multiplied. Out-of-range loads read as zero, out-of-range stores are skipped. The epilogue stages each accumulator in shared
 // memory, adds the bias and stores with the op's layout (coalesced along n for linear outputs,
 // along m for NCHW ones).
 //
@@ -71,7 +72,6 @@ const uint TILE_N = 128u;
 const uint TILE_K = 32u;
 const uint STRIDE = TILE_K + 8u;   // shared row stride in halves (80 bytes: aligned, fewer conflicts)
 const uint SUBGROUPS = 8u;
-const float HALF_MAX = 65504.0;
 
 shared float16_t aTile[TILE_M * STRIDE]; // [row][k]
 shared float16_t bTile[TILE_N * STRIDE]; // [column][k]
@@ -107,8 +107,6 @@ uint projectionColumn(uint tile, uint c) {
     const uint column = tile * TILE_N + c;
     return column < projectionWidth() ? column : ~0u;
 }
-
-float16_t toHalf(float value) { return float16_t(clamp(value, -HALF_MAX, HALF_MAX)); }
 
 float weightAt(uint i) {
     if (WEIGHT_F16 != 0u) {

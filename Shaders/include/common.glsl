@@ -183,4 +183,12 @@ void kahanAdd(inout float sum, inout float compensation, float v) {
     sum = t;
 }
 
+#ifdef INFINITY_FLOAT16
+// `value` as f16, clamped to f16's finite range (+-65504) so that large values stay finite. For
+// the cooperative-matrix shaders, which enable the f16 types and define INFINITY_FLOAT16.
+float16_t toHalf(float value) {
+    return float16_t(clamp(value, -65504.0, 65504.0));
+}
+#endif
+
 #endif // INFINITY_COMMON_GLSL
