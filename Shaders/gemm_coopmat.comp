@@ -39,8 +39,11 @@
 layout(local_size_x_id = 0) in; // 8 subgroups: 8 * the device's subgroup size (a power of two)
 
 layout(set = 0, binding = 0) readonly buffer XBuffer { float data[]; } xBuf;
+layout(set = 0, binding = 0) readonly buffer XVectors { vec4 data[]; } xVectors;
 layout(set = 0, binding = 1) readonly buffer WeightBuffer { float data[]; } weightBuf;
+layout(set = 0, binding = 1) readonly buffer WeightVectors { vec4 data[]; } weightVectors;
 layout(set = 0, binding = 1) readonly buffer WeightHalfBuffer { uint data[]; } weightHalfBuf;
+layout(set = 0, binding = 1) readonly buffer WeightHalfVectors { uvec4 data[]; } weightHalfVectors;
 layout(set = 0, binding = 2) readonly buffer BiasBuffer { float data[]; } biasBuf;
 layout(set = 0, binding = 3) writeonly buffer OutBuffer { float data[]; } outBuf;
 
@@ -62,6 +65,11 @@ layout(constant_id = 9) const uint EPILOGUE = 8u;
 // (KERNEL_H; KERNEL_W = 1). Equal to the push constants KH, KW (conv2d) and K (temporal).
 layout(constant_id = 10) const uint KERNEL_H = 1u;
 layout(constant_id = 11) const uint KERNEL_W = 1u;
+// 1 when the linear ops read x four floats at a time: K % 4 == 0 (the buffers start 16-byte
+// aligned). Not used by the convolutions.
+layout(constant_id = 12) const uint VECTOR_A = 0u;
+// 1 when weight rows are read eight values at a time: the reduction is a multiple of 8.
+layout(constant_id = 13) const uint VECTOR_B = 0u;
 const uint FRAGMENTS_M = 32u / FM; // fragments per subgroup block (32 x 64)
 const uint FRAGMENTS_N = 64u / FN;
 
@@ -70,11 +78,13 @@ layout(push_constant) uniform Push { uint v[12]; } p;
 const uint TILE_M = 128u;
 const uint TILE_N = 128u;
 const uint TILE_K = 32u;
-const uint STRIDE = TILE_K + 8u;   // shared row stride in halves (80 bytes: aligned, fewer conflicts)
+const uint STRIDE = (TILE_K + 8u) / 4u; // shared row stride in f16vec4 (80 bytes: aligned, fewer conflicts)
 const uint SUBGROUPS = 8u;
+// Chunks of 4 consecutive k each invocation stages per K step, of A and of B.
+const uint CHUNKS = LOADS / 4u;
 
-shared float16_t aTile[TILE_M * STRIDE]; // [row][k]
-shared float16_t bTile[TILE_N * STRIDE]; // [column][k]
+shared f16vec4 aTile[TILE_M * STRIDE]; // [row][k / 4]
+shared f16vec4 bTile[TILE_N * STRIDE]; // [column][k / 4]
 shared float staging[SUBGROUPS * 256u]; // per subgroup: one FM x FN block
 
 bool isConv() { return OP >= 2u; }
@@ -143,58 +153,120 @@ void decomposeRows(uint rowBase) {
     }
 }
 
-// A[rowBase + r][k], 0 outside the matrix and in the padding. The kernel's taps are
-// specialization constants, so the divisions by them are multiplications.
-float aAt(uint rowBase, uint r, uint k) {
-    if (k >= reduction()) { return 0.0; }
-    if (OP == 2u) {
-        const uint offset = rowOffset[r];
-        if (offset == ~0u) { return 0.0; }
-        const uint c = k / (KERNEL_H * KERNEL_W), tap = k % (KERNEL_H * KERNEL_W);
-        const int iy = rowY[r] + int(tap / KERNEL_W), ix = rowX[r] + int(tap % KERNEL_W);
-        if (iy < 0 || iy >= int(p.v[2]) || ix < 0 || ix >= int(p.v[3])) { return 0.0; }
-        return xBuf.data[offset + (c * p.v[2] + uint(iy)) * p.v[3] + uint(ix)];
+// A staged in chunks of 4 consecutive k of one row, 1024 chunks per K step: chunk v is row
+// v / 8, k 4 * (v % 8) for the linear ops (lanes along k: x rows are k-contiguous), and row
+// v % 128, k 4 * (v / 128) for the convolutions (lanes along m: NCHW inputs are contiguous in
+// the pixels). B (weights, k-contiguous rows) in chunks of 8 k when VECTOR_B (512 per step:
+// column w / 4, k 8 * (w % 4)), else of 4 as A's linear chunks.
+uint chunkRow(uint v) { return isConv() ? v % TILE_M : v / 8u; }
+uint chunkK(uint v) { return isConv() ? v / TILE_M : v % 8u; }
+
+// A[m][k ... k + 3] of a linear op, 0 outside the matrix.
+f16vec4 linearChunk(uint m, uint k) {
+    const uint K = p.v[2];
+    if (m >= rows() || k >= K) { return f16vec4(0.0); }
+    if (VECTOR_A != 0u) { return toHalf4(xVectors.data[(m * K + k) / 4u]); }
+    f16vec4 h = f16vec4(0.0);
+    for (uint j = 0u; j < 4u; ++j) {
+        if (k + j < K) { h[j] = toHalf(xBuf.data[m * K + k + j]); }
     }
-    if (OP == 3u) {
-        const uint offset = rowOffset[r];
-        if (offset == ~0u) { return 0.0; }
-        const int f = rowY[r] + int(k % KERNEL_H);
-        if (f < 0 || f >= int(p.v[2])) { return 0.0; }
-        return xBuf.data[offset + ((k / KERNEL_H) * p.v[2] + uint(f)) * p.v[3]];
-    }
-    const uint m = rowBase + r;
-    return m < rows() ? xBuf.data[m * p.v[2] + k] : 0.0;
+    return h;
 }
 
-// Loads K step k0 into registers. Linear ops read A along k (x rows are k-contiguous); the
-// convolutions along m (NCHW inputs are contiguous in the pixels). B is always read along k.
-void loadStep(uint k0, uint rowBase, uint tile, out float aNext[LOADS], out float bNext[LOADS]) {
+// A[tile row r][k ... k + 3] of a convolution, 0 outside the matrix and in the padding. k is
+// split into channel and taps once per chunk (the taps are specialization constants, so the
+// divisions are multiplications), then stepped.
+f16vec4 convChunk(uint r, uint k) {
+    const uint offset = rowOffset[r];
+    const uint K = reduction();
+    f16vec4 h = f16vec4(0.0);
+    if (offset == ~0u || k >= K) { return h; }
+    const int y0 = rowY[r];
+    uint c = k / (KERNEL_H * KERNEL_W);
+    const uint tap = k % (KERNEL_H * KERNEL_W);
+    uint ky = tap / KERNEL_W, kx = tap % KERNEL_W;
+    if (OP == 2u) {
+        const int x0 = rowX[r];
+        const uint H = p.v[2], W = p.v[3];
+        for (uint j = 0u; j < 4u; ++j) {
+            const int iy = y0 + int(ky), ix = x0 + int(kx);
+            if (k + j < K && uint(iy) < H && uint(ix) < W) {
+                h[j] = toHalf(xBuf.data[offset + (c * H + uint(iy)) * W + uint(ix)]);
+            }
+            if (++kx == KERNEL_W) { kx = 0u; if (++ky == KERNEL_H) { ky = 0u; ++c; } }
+        }
+    } else { // temporal: ky is the frame tap (KERNEL_W == 1)
+        const uint F = p.v[2], S = p.v[3];
+        for (uint j = 0u; j < 4u; ++j) {
+            const int f = y0 + int(ky);
+            if (k + j < K && uint(f) < F) { h[j] = toHalf(xBuf.data[offset + (c * F + uint(f)) * S]); }
+            if (++ky == KERNEL_H) { ky = 0u; ++c; }
+        }
+    }
+    return h;
+}
+
+// Loads K step k0 into registers as f16.
+void loadStep(uint k0, uint rowBase, uint tile, out f16vec4 aNext[CHUNKS], out f16vec4 bNext[CHUNKS]) {
     const uint t = gl_LocalInvocationID.x;
     const uint threads = gl_WorkGroupSize.x;
-    for (uint l = 0u; l < LOADS; ++l) {
-        const uint i = t + threads * l;
-        {
-            const uint row = isConv() ? i % TILE_M : i / TILE_K;
-            const uint k = isConv() ? i / TILE_M : i % TILE_K;
-            aNext[l] = aAt(rowBase, row, k0 + k);
-            const uint column = i / TILE_K, kb = i % TILE_K;
-            const uint projection = projectionColumn(tile, column);
-            bNext[l] = projection != ~0u && k0 + kb < reduction()
-                ? weightAt(projection * reduction() + k0 + kb) : 0.0;
+    const uint K = reduction();
+    for (uint l = 0u; l < CHUNKS; ++l) {
+        const uint v = t + threads * l;
+        const uint k = k0 + 4u * chunkK(v);
+        aNext[l] = isConv() ? convChunk(chunkRow(v), k) : linearChunk(rowBase + chunkRow(v), k);
+    }
+    if (VECTOR_B != 0u) {
+        for (uint l = 0u; l < CHUNKS / 2u; ++l) {
+            const uint w = t + threads * l;
+            const uint projection = projectionColumn(tile, w / 4u);
+            const uint k = k0 + 8u * (w % 4u);
+            f16vec4 low = f16vec4(0.0), high = f16vec4(0.0);
+            if (projection != ~0u && k < K) {
+                const uint first = projection * K + k; // a multiple of 8
+                if (WEIGHT_F16 != 0u) {
+                    const uvec4 bits = weightHalfVectors.data[first / 8u];
+                    low = f16vec4(unpackFloat2x16(bits.x), unpackFloat2x16(bits.y));
+                    high = f16vec4(unpackFloat2x16(bits.z), unpackFloat2x16(bits.w));
+                } else {
+                    low = toHalf4(weightVectors.data[first / 4u]);
+                    high = toHalf4(weightVectors.data[first / 4u + 1u]);
+                }
+            }
+            bNext[2u * l] = low;
+            bNext[2u * l + 1u] = high;
+        }
+    } else {
+        for (uint l = 0u; l < CHUNKS; ++l) {
+            const uint v = t + threads * l;
+            const uint projection = projectionColumn(tile, v / 8u);
+            const uint k = k0 + 4u * (v % 8u);
+            f16vec4 h = f16vec4(0.0);
+            for (uint j = 0u; j < 4u; ++j) {
+                if (projection != ~0u && k + j < K) { h[j] = toHalf(weightAt(projection * K + k + j)); }
+            }
+            bNext[l] = h;
         }
     }
 }
 
-void storeStep(float aNext[LOADS], float bNext[LOADS]) {
+void storeStep(f16vec4 aNext[CHUNKS], f16vec4 bNext[CHUNKS]) {
     const uint t = gl_LocalInvocationID.x;
     const uint threads = gl_WorkGroupSize.x;
-    for (uint l = 0u; l < LOADS; ++l) {
-        const uint i = t + threads * l;
-        {
-            const uint row = isConv() ? i % TILE_M : i / TILE_K;
-            const uint k = isConv() ? i / TILE_M : i % TILE_K;
-            aTile[row * STRIDE + k] = toHalf(aNext[l]);
-            bTile[(i / TILE_K) * STRIDE + i % TILE_K] = toHalf(bNext[l]);
+    for (uint l = 0u; l < CHUNKS; ++l) {
+        const uint v = t + threads * l;
+        aTile[chunkRow(v) * STRIDE + chunkK(v)] = aNext[l];
+    }
+    if (VECTOR_B != 0u) {
+        for (uint l = 0u; l < CHUNKS / 2u; ++l) {
+            const uint w = t + threads * l;
+            bTile[(w / 4u) * STRIDE + 2u * (w % 4u)] = bNext[2u * l];
+            bTile[(w / 4u) * STRIDE + 2u * (w % 4u) + 1u] = bNext[2u * l + 1u];
+        }
+    } else {
+        for (uint l = 0u; l < CHUNKS; ++l) {
+            const uint v = t + threads * l;
+            bTile[(v / 8u) * STRIDE + v % 8u] = bNext[l];
         }
     }
 }
@@ -225,8 +297,8 @@ void main() {
         decomposeRows(rowBase);
         barrier();
     }
-    float aNext[LOADS];
-    float bNext[LOADS];
+    f16vec4 aNext[CHUNKS];
+    f16vec4 bNext[CHUNKS];
     loadStep(0u, rowBase, tile, aNext, bNext);
     const uint steps = (reduction() + TILE_K - 1u) / TILE_K;
     for (uint step = 0u; step < steps; ++step) {
@@ -239,12 +311,13 @@ void main() {
             coopmat<float16_t, gl_ScopeSubgroup, FM, FK, gl_MatrixUseA> a[FRAGMENTS_M];
             coopmat<float16_t, gl_ScopeSubgroup, FK, FN, gl_MatrixUseB> b[FRAGMENTS_N];
             for (uint i = 0u; i < FRAGMENTS_M; ++i) {
-                coopMatLoad(a[i], aTile, (subRow + FM * i) * STRIDE + kk, STRIDE,
+                coopMatLoad(a[i], aTile, (subRow + FM * i) * STRIDE + kk / 4u, STRIDE,
                             gl_CooperativeMatrixLayoutRowMajor);
             }
             for (uint j = 0u; j < FRAGMENTS_N; ++j) {
-                // B[k][n] = bTile[n][k]: column-major with the columns STRIDE apart.
-                coopMatLoad(b[j], bTile, (subColumn + FN * j) * STRIDE + kk, STRIDE,
+                // B[k][n] = bTile[n][k]: column-major with the columns STRIDE apart (offsets and
+                // strides count the array's f16vec4 elements).
+                coopMatLoad(b[j], bTile, (subColumn + FN * j) * STRIDE + kk / 4u, STRIDE,
                             gl_CooperativeMatrixLayoutColumnMajor);
             }
             for (uint i = 0u; i < FRAGMENTS_M; ++i) {

@@ -189,6 +189,9 @@ void kahanAdd(inout float sum, inout float compensation, float v) {
 float16_t toHalf(float value) {
     return float16_t(clamp(value, -65504.0, 65504.0));
 }
+f16vec4 toHalf4(vec4 value) {
+    return f16vec4(clamp(value, vec4(-65504.0), vec4(65504.0)));
+}
 #endif
 
 #endif // INFINITY_COMMON_GLSL

@@ -72,7 +72,7 @@ struct CooperativeMatrixFacts: Sendable {
         /// an accumulator of at most 256 elements (the epilogue's staging block).
         var fitsKernel: Bool {
             a == 0 && b == 0 && c == 1 && result == 1 && scope == 3
-                && [m, n, k].allSatisfy { $0 > 0 && 32 % $0 == 0 } && m * n <= 256
+                && [m, n, k].allSatisfy { $0 > 0 && 32 % $0 == 0 } && m * n <= 256 && k % 4 == 0
         }
 
         /// "16x16x16 f16 x f16 + f32 -> f32 (subgroup)", as error messages list what a device offers.
@@ -127,11 +127,11 @@ struct CooperativeMatrixFacts: Sendable {
             throw lacks("\(Self.kernelSharedMemoryBytes) bytes of shared memory (it has \(maxSharedMemoryBytes))")
         }
         // The kernel's workgroup is 8 subgroups, and it stages 128 x 32 elements per operand
-        // evenly over the invocations: subgroups of a power of two from 4 to 128.
-        func fits(_ size: Int) -> Bool { (4 ... 128).contains(size) && size & (size - 1) == 0 }
+        // evenly over the invocations in chunks of 8: subgroups of a power of two from 4 to 64.
+        func fits(_ size: Int) -> Bool { (4 ... 64).contains(size) && size & (size - 1) == 0 }
         let chosen: CooperativeMatrixSupport
         if minSubgroupSize == maxSubgroupSize {
-            guard fits(subgroupSize) else { throw lacks("a subgroup size that is a power of two from 4 to 128 (it has \(subgroupSize))") }
+            guard fits(subgroupSize) else { throw lacks("a subgroup size that is a power of two from 4 to 64 (it has \(subgroupSize))") }
             chosen = CooperativeMatrixSupport(m: shape.m, n: shape.n, k: shape.k, subgroupSize: subgroupSize,
                                               fixesSubgroupSize: false, maxSharedMemoryBytes: maxSharedMemoryBytes)
         } else {
@@ -140,7 +140,7 @@ struct CooperativeMatrixFacts: Sendable {
             }
             let size = min(max(32, minSubgroupSize), maxSubgroupSize)
             guard fits(size) else {
-                throw lacks("subgroups of a power of two from 4 to 128 invocations (it has \(minSubgroupSize)-\(maxSubgroupSize))")
+                throw lacks("subgroups of a power of two from 4 to 64 invocations (it has \(minSubgroupSize)-\(maxSubgroupSize))")
             }
             chosen = CooperativeMatrixSupport(m: shape.m, n: shape.n, k: shape.k, subgroupSize: size, fixesSubgroupSize: true,
                                               maxSharedMemoryBytes: maxSharedMemoryBytes)

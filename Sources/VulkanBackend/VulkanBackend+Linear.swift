@@ -12,7 +12,7 @@ extension VulkanBackend {
         let (weightBuffer, constants) = boundWeight(weight)
         try dispatchGEMM(.linear, f32: .linear, weightConstants: constants,
                          buffers: [bound(x), weightBuffer, bound(bias), bound(out)],
-                         push: [UInt32(m), UInt32(n), UInt32(k), bias == nil ? 0 : 1], rows: m, columns: n)
+                         push: [UInt32(m), UInt32(n), UInt32(k), bias == nil ? 0 : 1], rows: m, columns: n, reduction: k)
         return out
     }
 
@@ -29,7 +29,7 @@ extension VulkanBackend {
         let buffers = [bound(x), weightBuffer, bound(bias), bound(out)]
         let push: [UInt32] = [UInt32(m), UInt32(n), UInt32(k), bias == nil ? 0 : 1]
         if try dispatchOnMatrices(.linearGEGLU, weightConstants: weightConstants, buffers: buffers, push: push,
-                                  rows: m, columns: n / 2) {
+                                  rows: m, columns: n / 2, reduction: k) {
             return out
         }
         try context.dispatch(.linear, constants: weightConstants.merging([3: 1]) { current, _ in current },
@@ -49,7 +49,8 @@ extension VulkanBackend {
         let (weightBuffer, constants) = boundWeight(weight)
         try dispatchGEMM(.conv2d, f32: .conv2d, weightConstants: constants,
                          buffers: [bound(x), weightBuffer, bound(bias), bound(out)], push: push,
-                         rows: batch * outHeight * outWidth, columns: outputs, taps: (kernelHeight, kernelWidth))
+                         rows: batch * outHeight * outWidth, columns: outputs,
+                         reduction: channels * kernelHeight * kernelWidth, taps: (kernelHeight, kernelWidth))
         return out
     }
 
@@ -65,7 +66,8 @@ extension VulkanBackend {
         let (weightBuffer, constants) = boundWeight(weight)
         try dispatchGEMM(.temporalConv, f32: .temporalConv, weightConstants: constants,
                          buffers: [bound(x), weightBuffer, bound(bias), bound(out)], push: push,
-                         rows: batch * outFrames * plane, columns: outputs, taps: (kernel, 1))
+                         rows: batch * outFrames * plane, columns: outputs, reduction: channels * kernel,
+                         taps: (kernel, 1))
         return out
     }
 
@@ -76,16 +78,21 @@ extension VulkanBackend {
 
     /// Records `op` on cooperative matrices when this backend uses them (``cooperativeMatrix``),
     /// with the push constants of the op's f32 kernel; false when it does not (the caller records
-    /// the f32 kernel). `columns` are output columns (for GEGLU, gated outputs); `taps` the
-    /// convolution kernel's height and width (the temporal conv's frames and 1).
+    /// the f32 kernel). `columns` are output columns (for GEGLU, gated outputs); `reduction` the
+    /// length of each output's dot product (linear: input features; conv: channels x taps);
+    /// `taps` the convolution kernel's height and width (the temporal conv's frames and 1).
     func dispatchOnMatrices(_ op: MatrixOp, weightConstants: [UInt32: UInt32], buffers: [BoundBuffer], push: [UInt32],
-                            rows: Int, columns: Int, taps: (height: Int, width: Int) = (1, 1)) throws -> Bool {
+                            rows: Int, columns: Int, reduction: Int,
+                            taps: (height: Int, width: Int) = (1, 1)) throws -> Bool {
         guard let matrices = context.device.cooperativeMatrix else { return false }
         let columnsPerTile = op == .linearGEGLU ? 64 : 128
         let constants = weightConstants.merging([
             0: UInt32(matrices.workgroupSize), 4: op.rawValue, 5: UInt32(matrices.stagedPerInvocation),
             6: UInt32(matrices.m), 7: UInt32(matrices.n), 8: UInt32(matrices.k), 9: UInt32(matrices.epiloguePerLane),
             10: UInt32(taps.height), 11: UInt32(taps.width),
+            // Vector loads (the buffers start 256-byte aligned): x rows of the linear ops 4
+            // floats at a time, weight rows 8 values at a time.
+            12: (op == .linear || op == .linearGEGLU) && reduction % 4 == 0 ? 1 : 0, 13: reduction % 8 == 0 ? 1 : 0,
         ]) { current, _ in current }
         try context.dispatch(.gemmCoopmat, constants: constants, buffers: buffers, push: push,
                              groups: ((columns + columnsPerTile - 1) / columnsPerTile, (rows + 127) / 128, 1))
@@ -95,10 +102,10 @@ extension VulkanBackend {
     /// Records a GEMM-shaped op of `rows` x `columns` outputs: on cooperative matrices where this
     /// backend uses them, else the f32 kernel `kernel` on 64 x 64 tiles (same bindings and push constants).
     private func dispatchGEMM(_ op: MatrixOp, f32 kernel: Kernel, weightConstants: [UInt32: UInt32],
-                              buffers: [BoundBuffer], push: [UInt32], rows: Int, columns: Int,
+                              buffers: [BoundBuffer], push: [UInt32], rows: Int, columns: Int, reduction: Int,
                               taps: (height: Int, width: Int) = (1, 1)) throws {
         if try dispatchOnMatrices(op, weightConstants: weightConstants, buffers: buffers, push: push,
-                                  rows: rows, columns: columns, taps: taps) {
+                                  rows: rows, columns: columns, reduction: reduction, taps: taps) {
             return
         }
         try context.dispatch(kernel, constants: weightConstants, buffers: buffers, push: push,

@@ -6,6 +6,8 @@ import VulkanBackend
 /// A backend that runs the GEMM-shaped ops on cooperative matrices, where the device allows.
 enum CooperativeMatrixDevice {
     static let backend: VulkanBackend? = try? VulkanBackend(cooperativeMatrix: .on)
+    /// The same with operator weights stored as f16.
+    static let halfWeights: VulkanBackend? = try? VulkanBackend(weightType: .f16, cooperativeMatrix: .on)
 }
 
 /// `gemm_coopmat.comp` (linear, linear + GEGLU, conv2d, temporal conv on cooperative matrices)
@@ -61,9 +63,44 @@ struct CooperativeMatrixParityTests {
 
     @Test(arguments: GemmParityTests.temporalCases + [
         TemporalCase(input: [2, 20, 5, 4, 7], outputs: 140, kernel: 3, padding: 1),  // 280 rows, K = 60
+        TemporalCase(input: [2, 16, 6, 3, 5], outputs: 130, kernel: 3, padding: 1),  // K = 48: weight rows 8 at a time
     ], [false, true])
     func temporalConv(_ c: TemporalCase, bias hasBias: Bool) throws {
         try GemmParityTests.checkTemporalConv(c, bias: hasBias, on: Self.matrices(), tolerance: Self.tolerance)
+    }
+
+    /// Operator weights stored as f16 (as `--weight-precision f16` stores them), which the kernel
+    /// reads 8 at a time where the reduction is a multiple of 8 and one at a time elsewhere;
+    /// against the CPU with the f16-rounded weights.
+    @Test(arguments: [
+        ("linear", [130, 64, 200]), ("linear", [70, 33, 65]), ("geglu", [65, 40, 130]),
+        ("conv2d", [8]), ("conv2d", [5]), ("temporal", [8]), ("temporal", [5]),
+    ])
+    func halfWeights(_ op: String, _ sizes: [Int]) throws {
+        let half = try #require(CooperativeMatrixDevice.halfWeights)
+        let out: Outputs
+        switch op {
+        case "linear", "geglu":
+            let (m, k, n) = (sizes[0], sizes[1], sizes[2])
+            let x = try HalfWeightTests.upload([m, k], seed: 31, on: half), bias = try HalfWeightTests.upload([n], seed: 32, on: half)
+            out = try HalfWeightTests.run(on: half, weightShape: [n, k], seed: 33) { backend, weight in
+                let vulkan = backend is VulkanBackend
+                let (input, b) = (vulkan ? x.vulkan : x.cpu, vulkan ? bias.vulkan : bias.cpu)
+                return op == "geglu" ? try backend.linearGEGLU(input, weight: weight, bias: b)
+                    : try backend.linear(input, weight: weight, bias: b)
+            }
+        case "conv2d":
+            let x = try HalfWeightTests.upload([2, sizes[0], 9, 7], seed: 34, on: half)
+            out = try HalfWeightTests.run(on: half, weightShape: [67, sizes[0], 3, 3], seed: 35) { backend, weight in
+                try backend.conv2d(backend is VulkanBackend ? x.vulkan : x.cpu, weight: weight, bias: nil, stride: 1, padding: 1)
+            }
+        default:
+            let video = try HalfWeightTests.upload([1, sizes[0], 6, 3, 3], seed: 36, on: half)
+            out = try HalfWeightTests.run(on: half, weightShape: [7, sizes[0], 3, 1, 1], seed: 37) { backend, weight in
+                try backend.temporalConv(backend is VulkanBackend ? video.vulkan : video.cpu, weight: weight, bias: nil, padding: 1)
+            }
+        }
+        Parity.expectScaled(out, tolerance: Self.tolerance, "\(op) \(sizes) with f16 weights on cooperative matrices")
     }
 
     /// `attention_coopmat.comp` (heads of 16 to 64 channels; 64 needs more shared memory than

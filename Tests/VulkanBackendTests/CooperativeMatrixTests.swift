@@ -97,21 +97,24 @@ struct CooperativeMatrixTests {
         ("vulkanMemoryModel", nvidia { $0.vulkanMemoryModel = false }),
         ("basic subgroup operations", nvidia { $0.computeSubgroupBasic = false }),
         ("30208 bytes of shared memory (it has 16384)", nvidia { $0.maxSharedMemoryBytes = 16384 }),
-        ("a subgroup size dividing 8x8 (it has 128)", nvidia {
-            ($0.subgroupSize, $0.minSubgroupSize, $0.maxSubgroupSize) = (128, 128, 128)
-            $0.configurations = [.init(m: 8, n: 8, k: 8, a: 0, b: 0, c: 1, result: 1, scope: 3)] }),
-        ("a subgroup size that is a power of two from 4 to 128 (it has 2)", nvidia {
+        ("a subgroup size dividing 4x4 (it has 32)", nvidia {
+            $0.configurations = [.init(m: 4, n: 4, k: 4, a: 0, b: 0, c: 1, result: 1, scope: 3)] }),
+        ("(it offers: 16x16x2 f16 x f16 + f32 -> f32 (subgroup))", nvidia {
+            $0.configurations = [.init(m: 16, n: 16, k: 2, a: 0, b: 0, c: 1, result: 1, scope: 3)] }),
+        ("a subgroup size that is a power of two from 4 to 64 (it has 128)", nvidia {
+            ($0.subgroupSize, $0.minSubgroupSize, $0.maxSubgroupSize) = (128, 128, 128) }),
+        ("a subgroup size that is a power of two from 4 to 64 (it has 2)", nvidia {
             ($0.subgroupSize, $0.minSubgroupSize, $0.maxSubgroupSize) = (2, 2, 2) }),
-        ("a subgroup size that is a power of two from 4 to 128 (it has 48)", nvidia {
+        ("a subgroup size that is a power of two from 4 to 64 (it has 48)", nvidia {
             ($0.subgroupSize, $0.minSubgroupSize, $0.maxSubgroupSize) = (48, 48, 48) }),
         ("subgroup size control (its subgroups vary from 8 to 32)", nvidia {
             ($0.subgroupSize, $0.minSubgroupSize, $0.maxSubgroupSize, $0.computeSubgroupSizeControl) = (32, 8, 32, false) }),
-        ("subgroups of a power of two from 4 to 128 invocations (it has 1-2)", nvidia {
+        ("subgroups of a power of two from 4 to 64 invocations (it has 1-2)", nvidia {
             ($0.subgroupSize, $0.minSubgroupSize, $0.maxSubgroupSize) = (2, 1, 2) }),
         ("workgroups of 512 invocations", nvidia {
             ($0.subgroupSize, $0.minSubgroupSize, $0.maxSubgroupSize, $0.maxWorkgroupInvocations) = (64, 64, 64, 256) }),
-        ("workgroups of 1024 invocations", nvidia {
-            ($0.subgroupSize, $0.minSubgroupSize, $0.maxSubgroupSize, $0.maxWorkgroupSizeX) = (128, 128, 128, 512) }),
+        ("workgroups of 512 invocations", nvidia {
+            ($0.subgroupSize, $0.minSubgroupSize, $0.maxSubgroupSize, $0.maxWorkgroupSizeX) = (64, 64, 64, 256) }),
     ] as [(String, CooperativeMatrixFacts)])
     func namesWhatIsMissing(expected: String, facts: CooperativeMatrixFacts) {
         #expect {

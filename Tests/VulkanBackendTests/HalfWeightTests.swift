@@ -20,9 +20,9 @@ struct HalfWeightTests {
     static func rounded(_ values: [Float]) -> [Float] { values.map { Float(Float16($0)) } }
 
     /// The op with an f16 weight on Vulkan and the f16-rounded weight on the CPU.
-    static func run(weightShape: [Int], seed: UInt64,
+    static func run(on backend: VulkanBackend? = nil, weightShape: [Int], seed: UInt64,
                     _ op: (any Backend, Tensor) throws -> Tensor) throws -> Outputs {
-        let vulkan = try half.get()
+        let vulkan = try backend ?? half.get()
         var random = SeededRandom(seed: seed)
         let values = random.values(weightShape.reduce(1, *))
         let weight = try vulkan.uploadOperatorWeight(values, shape: weightShape)
@@ -34,10 +34,10 @@ struct HalfWeightTests {
                        cpuShape: c.shape)
     }
 
-    static func upload(_ shape: [Int], seed: UInt64) throws -> (vulkan: Tensor, cpu: Tensor) {
+    static func upload(_ shape: [Int], seed: UInt64, on backend: VulkanBackend? = nil) throws -> (vulkan: Tensor, cpu: Tensor) {
         var random = SeededRandom(seed: seed)
         let values = random.values(shape.reduce(1, *))
-        return (try half.get().upload(values, shape: shape), try Parity.cpu.upload(values, shape: shape))
+        return (try (backend ?? half.get()).upload(values, shape: shape), try Parity.cpu.upload(values, shape: shape))
     }
 
     @Test(arguments: [[70, 33, 65], [3, 100, 131], [2, 1, 1]])

@@ -83,12 +83,9 @@ def main():
         name = torch.cuda.get_device_name(device)
     model = model.to(device)
     if args.check:
-        try:
-            for matrices in args.cooperative_matrix:
-                check_fixtures(args, matrices)
-            check_forward(args, folder, device, frames=args.frames[0])
-        except subprocess.CalledProcessError as error:  # report it, and time what runs
-            print(f"check: FAILED: {' '.join(error.cmd)} exited with {error.returncode}")
+        for matrices in args.cooperative_matrix:
+            check_fixtures(args, matrices)
+        check_forward(args, folder, device, frames=args.frames[0])
 
     def synchronize():
         if device.type == "cuda":
@@ -116,14 +113,23 @@ def main():
         reference = statistics.median(times)
         row = f"{frames:>6}  {reference:>10.3f}"
         for matrices in [] if args.skip_infinity else variants:
-            output = infinity_bench(args, folder, matrices, frames, ("--iterations", str(args.iterations)))
+            try:
+                output = infinity_bench(args, folder, matrices, frames, ("--iterations", str(args.iterations)))
+            except subprocess.CalledProcessError as error:  # the other variants still run
+                print(f"infinity {matrices}, {frames} frames: FAILED ({error.returncode}): {error.stderr.strip()}")
+                row += f"  {'failed':>19}  {'':>6}"
+                continue
             ours = float(next(line for line in output.splitlines() if line.startswith("median")).split()[1])
             row += f"  {ours:>19.3f}  {ours / reference:>5.2f}x"
         print(row)
         sys.stdout.flush()
     if args.profile and not args.skip_infinity:
         for matrices in variants:
-            output = infinity_bench(args, folder, matrices, args.frames[0], ("--iterations", "1", "--profile"))
+            try:
+                output = infinity_bench(args, folder, matrices, args.frames[0], ("--iterations", "1", "--profile"))
+            except subprocess.CalledProcessError as error:
+                print(f"infinity {matrices} profile: FAILED ({error.returncode}): {error.stderr.strip()}")
+                continue
             print(f"infinity per op, cooperative matrices {matrices} (a wait after every op):")
             print("\n".join(line for line in output.splitlines() if line.startswith("  ") or line.startswith("median")))
             sys.stdout.flush()
@@ -148,8 +154,13 @@ def infinity_forward(args, model, inputs, extra):
     """`infinity forward --backend vulkan` on `inputs` (a safetensors file); the output `sample`."""
     from safetensors.torch import load_file
     out = os.path.join(tempfile.mkdtemp(prefix="bench-gpu-out-"), "out.safetensors")
-    subprocess.run([args.infinity, "forward", "--model", model, "--inputs", inputs, "--out", out,
-                    "--backend", "vulkan", "--device", str(args.device), *extra], check=True)
+    command = [args.infinity, "forward", "--model", model, "--inputs", inputs, "--out", out,
+               "--backend", "vulkan", "--device", str(args.device), *extra]
+    try:
+        subprocess.run(command, check=True)
+    except subprocess.CalledProcessError as error:  # report it, and check and time what runs
+        print(f"check: FAILED: {' '.join(command)} exited with {error.returncode}")
+        return None
     return load_file(out)["sample"]
 
 
@@ -162,6 +173,8 @@ def check_fixtures(args, matrices):
         expected = load_file(os.path.join(folder, "forward-output.safetensors"))["sample"]
         ours = infinity_forward(args, os.path.join(folder, "unet"), os.path.join(folder, "forward-inputs.safetensors"),
                                 ("--cooperative-matrix", matrices))
+        if ours is None:
+            continue
         print(f"check: fixture {name} (diffusers, CPU f32) vs vulkan, cooperative matrices {matrices}: "
               f"error {relative_error(ours, expected):.2e} of the output's scale")
         sys.stdout.flush()
@@ -192,6 +205,8 @@ def check_forward(args, folder, device, frames):
     for matrices in args.cooperative_matrix:
         start = time.perf_counter()
         ours = infinity_forward(args, folder, path, ("--weight-precision", "f16", "--cooperative-matrix", matrices))
+        if ours is None:
+            continue
         print(f"check: benchmark UNet, {frames} frames: vulkan (f16 weights, cooperative matrices {matrices}) vs torch "
               f"f32 on {device}: error {relative_error(ours, expected):.2e} of the output's scale "
               f"({time.perf_counter() - start:.1f} s)")
