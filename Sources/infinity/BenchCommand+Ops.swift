@@ -3,8 +3,8 @@ import Foundation
 import Media
 import Tensor
 
-// `infinity bench attention|linear|conv2d`: single CPU ops on random inputs, for the kernel choices
-// the backend makes (vector width, fusion, convolution algorithm). Variants of one op run
+// `infinity bench attention|linear|conv2d`: single ops on random inputs, for the kernel choices
+// the backends make (vector width, fusion, convolution algorithm, cooperative matrices). Variants of one op run
 // interleaved, after one warm-up call each, so that a change in the machine's load affects them
 // alike; each prints its median and best time and its speed-up over the first variant.
 extension BenchCommand {
@@ -70,42 +70,53 @@ extension BenchCommand {
         try timeInterleaved(variants, iterations: iterations)
     }
 
-    /// `bench linear`: the linear op, or the feed-forward projection + GEGLU as two ops and fused.
+    /// `bench linear`: the linear op, or the feed-forward projection + GEGLU as two ops and fused,
+    /// on the CPU or a Vulkan device (`BackendOption`; each call waits for the device).
     static func linear(_ arguments: ArraySlice<String>) throws {
-        let options = try Arguments(arguments, flags: ["geglu"], options: ["rows", "in", "out", "threads", "iterations"])
+        let options = try Arguments(arguments, flags: ["geglu"],
+                                    options: Set(["rows", "in", "out", "iterations"]).union(BackendOption.optionNames))
         let rows = try options.int("rows", default: 32768, range: 1 ... 100_000_000)
         let inputs = try options.int("in", default: 32, range: 1 ... 1_000_000)
         let outputs = try options.int("out", default: 256, range: 1 ... 1_000_000)
-        let threads = try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024)
         let iterations = try options.int("iterations", default: 10, range: 1 ... 10_000)
         let geglu = options.flag("geglu")
         if geglu, outputs % 2 != 0 {
             throw Arguments.Failure(description: "--out must be even with --geglu (the projection's two halves), got \(outputs)")
         }
-        try CPUBackend.checkSupported()
-        let backend = CPUBackend(threads: threads)
+        let option = try BackendOption(options)
+        let backend = try option.make()
         var generator = TorchGenerator(seed: 0)
         let x = try backend.upload(generator.randn(count: rows * inputs), shape: [rows, inputs])
-        let weight = try backend.upload(generator.randn(count: outputs * inputs), shape: [outputs, inputs])
+        let weight = try backend.uploadOperatorWeight(generator.randn(count: outputs * inputs), shape: [outputs, inputs])
         let bias = try backend.upload(generator.randn(count: outputs), shape: [outputs])
         say("linear  [\(rows), \(inputs)] x [\(outputs), \(inputs)]^T\(geglu ? " + GEGLU" : "")  "
-            + "\(threads) threads  iterations=\(iterations)")
+            + "\(description(of: backend, option))  iterations=\(iterations)")
         let work = 2 * Double(rows) * Double(inputs) * Double(outputs)
         if geglu {
             try timeInterleaved([
-                Variant(label: "two ops") { _ = try backend.geglu(backend.linear(x, weight: weight, bias: bias)) },
-                Variant(label: "fused") { _ = try backend.linearGEGLU(x, weight: weight, bias: bias) },
+                Variant(label: "two ops") {
+                    _ = try backend.geglu(backend.linear(x, weight: weight, bias: bias))
+                    try backend.synchronize()
+                },
+                Variant(label: "fused") {
+                    _ = try backend.linearGEGLU(x, weight: weight, bias: bias)
+                    try backend.synchronize()
+                },
             ], iterations: iterations, work: work)
         } else {
-            try timeInterleaved([Variant(label: "linear") { _ = try backend.linear(x, weight: weight, bias: bias) }],
-                                iterations: iterations, work: work)
+            try timeInterleaved([Variant(label: "linear") {
+                _ = try backend.linear(x, weight: weight, bias: bias)
+                try backend.synchronize()
+            }], iterations: iterations, work: work)
         }
     }
 
-    /// `bench conv2d`: one convolution, with its rate counted as a direct convolution's.
+    /// `bench conv2d`: one convolution, with its rate counted as a direct convolution's, on the
+    /// CPU or a Vulkan device (`BackendOption`; each call waits for the device).
     static func conv2d(_ arguments: ArraySlice<String>) throws {
-        let options = try Arguments(arguments, options: ["images", "channels", "height", "width", "out-channels", "kernel",
-                                                         "stride", "threads", "iterations"])
+        let options = try Arguments(arguments, options: Set([
+            "images", "channels", "height", "width", "out-channels", "kernel", "stride", "iterations",
+        ]).union(BackendOption.optionNames))
         let images = try options.int("images", default: 32, range: 1 ... 1_000_000)
         let channels = try options.int("channels", default: 64, range: 1 ... 65_536)
         let height = try options.int("height", default: 32, range: 1 ... 65_536)
@@ -113,21 +124,27 @@ extension BenchCommand {
         let outChannels = try options.int("out-channels", default: channels, range: 1 ... 65_536)
         let kernel = try options.int("kernel", default: 3, range: 1 ... 15)
         let stride = try options.int("stride", default: 1, range: 1 ... 16)
-        let threads = try options.int("threads", default: CPUBackend.coreCount, range: 1 ... 1024)
         let iterations = try options.int("iterations", default: 10, range: 1 ... 10_000)
-        try CPUBackend.checkSupported()
-        let backend = CPUBackend(threads: threads)
+        let option = try BackendOption(options)
+        let backend = try option.make()
         var generator = TorchGenerator(seed: 0)
         let x = try backend.upload(generator.randn(count: images * channels * height * width),
                                    shape: [images, channels, height, width])
-        let weight = try backend.upload(generator.randn(count: outChannels * channels * kernel * kernel),
-                                        shape: [outChannels, channels, kernel, kernel])
+        let weight = try backend.uploadOperatorWeight(generator.randn(count: outChannels * channels * kernel * kernel),
+                                                      shape: [outChannels, channels, kernel, kernel])
         let bias = try backend.upload(generator.randn(count: outChannels), shape: [outChannels])
         let outShape = try Shape.conv2d(x.shape, weight: weight.shape, bias: bias.shape, stride: stride, padding: kernel / 2)
-        say("conv2d  \(x.shape) -> \(outShape)  kernel \(kernel) stride \(stride)  \(threads) threads  iterations=\(iterations)")
+        say("conv2d  \(x.shape) -> \(outShape)  kernel \(kernel) stride \(stride)  \(description(of: backend, option))  "
+            + "iterations=\(iterations)")
         let work = 2 * Double(outShape.reduce(1, *)) * Double(channels * kernel * kernel)
         try timeInterleaved([Variant(label: "conv2d") {
             _ = try backend.conv2d(x, weight: weight, bias: bias, stride: stride, padding: kernel / 2)
+            try backend.synchronize()
         }], iterations: iterations, work: work)
+    }
+
+    /// "2 threads" for the CPU, the backend's name (device, cooperative matrices) for Vulkan.
+    private static func description(of backend: any Backend, _ option: BackendOption) -> String {
+        option.threads > 0 ? "\(option.threads) threads" : backend.name
     }
 }

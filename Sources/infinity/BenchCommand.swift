@@ -25,13 +25,14 @@ enum BenchCommand {
       instruction set this CPU runs (AVX2, AVX-512), interleaved: the median and best time of
       each and the speed-up over the flash kernel in AVX2.
       Defaults: the small benchmark config's spatial self-attention at 16 frames, 32x32.
-    usage: infinity bench linear [--rows M] [--in K] [--out N] [--geglu] [--threads N] [--iterations N]
-      Times the CPU backend's linear op on [M, K] x [N, K]^T; with --geglu, the feed-forward
+    usage: infinity bench linear [--rows M] [--in K] [--out N] [--geglu] [--iterations N]
+                                \(BackendOption.usage)
+      Times the linear op on [M, K] x [N, K]^T and its GFLOP/s; with --geglu, the feed-forward
       projection and GEGLU gate as two ops and as the fused op, side by side.
     usage: infinity bench conv2d [--images N] [--channels C] [--height H] [--width W] [--out-channels O]
-                                [--kernel K] [--stride S] [--threads N] [--iterations N]
-      Times the CPU backend's conv2d (padding K/2; Winograd for 3x3 stride 1 with 16+ channels,
-      im2col otherwise) and its rate in direct-convolution GFLOP/s.
+                                [--kernel K] [--stride S] [--iterations N] \(BackendOption.usage)
+      Times conv2d (padding K/2; on the CPU Winograd for 3x3 stride 1 with 16+ channels, im2col
+      otherwise) and its rate in direct-convolution GFLOP/s.
     """
 
     static func run(_ arguments: ArraySlice<String>) async throws {

@@ -89,6 +89,22 @@ struct BackendOptionTests {
         #expect(lines.dropFirst().allSatisfy { $0.contains(" GFLOP/s") }, "\(result.output)")
     }
 
+    @Test("bench linear and conv2d time the Vulkan backend's kernels too", arguments: [
+        (["linear", "--rows", "130", "--in", "40", "--out", "64", "--geglu", "--weight-precision", "f16"], ["two ops", "fused"]),
+        (["conv2d", "--images", "1", "--channels", "8", "--height", "9", "--width", "7"], ["conv2d"]),
+    ])
+    func benchOpsOnVulkan(arguments: [String], variants: [String]) throws {
+        let result = try CLITests.run(["bench"] + arguments + ["--backend", "vulkan", "--iterations", "1"])
+        #expect(result.status == 0, "\(result.error)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.first?.contains("  vulkan: ") == true, "\(result.output)")
+        #expect(lines.count == variants.count + 1
+                && zip(lines.dropFirst(), variants).allSatisfy { $0.hasPrefix("  \($1) ") && $0.contains(" GFLOP/s") },
+                "\(result.output)")
+        let refused = try CLITests.run(["bench"] + arguments + ["--backend", "vulkan", "--threads", "2"])
+        #expect(refused.status == 1 && refused.error.contains("--threads applies to --backend cpu only"), "\(refused.error)")
+    }
+
     @Test("bench unet --profile-shapes keeps each op kind's operand shapes apart")
     func benchUNetProfileShapes() throws {
         let result = try CLITests.run(["bench", "unet", "--model", "\(CLITests.fixtures)/unet-tiny/unet",
