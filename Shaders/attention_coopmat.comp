@@ -4,6 +4,7 @@
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_control_flow_attributes : require
 #define INFINITY_FLOAT16
 #include "common.glsl"
 
@@ -22,7 +23,7 @@
 //
 // Specialization constants as gemm_coopmat.comp's: local_size_x_id 0 = 4 x the subgroup size,
 // 6-8 FM, FN, FK (the matrices' shape; FM divides 16, FN and FK divide 32 and D), and 1 D, the
-// head width (a multiple of 16, at most 64: shared memory is 48,640 bytes at 64).
+// head width (a multiple of 16, at most 64: shared memory is 48,896 bytes at 64).
 
 layout(local_size_x_id = 0) in;
 
@@ -51,16 +52,18 @@ const uint ROWS = 16u;         // per subgroup
 const uint KEYS = 32u;         // per tile
 const uint QS = D + 8u;        // row stride of q, k, v in shared memory (halves; 16-byte multiple)
 const uint PS = KEYS + 8u;     // row stride of P (halves)
+const uint SS = KEYS;          // row stride of the scores (floats)
 const float LOG2E = 1.4426950408889634;
 
 shared float16_t sQ[QUERIES * QS];  // [query][d]
 shared float16_t sK[KEYS * QS];     // [key][d]
 shared float16_t sV[KEYS * QS];     // [key][d]
-shared float sS[4u * ROWS * KEYS];  // per subgroup [row][key]: the scores
+shared float sS[4u * ROWS * SS];    // per subgroup [row][key]: the scores
 shared float16_t sP[4u * ROWS * PS];// per subgroup [row][key]: the weights
 shared float sO[QUERIES * D];       // [query][d]: the unnormalised output
 shared float rowMax[QUERIES];       // running maximum (base-2 scores), -inf before any key
 shared float rowSum[QUERIES];       // running sum of the (f16-rounded) weights
+shared float rowScale[QUERIES];     // this key tile's rescaling of the row's output
 
 void main() {
     const uint t = gl_LocalInvocationID.x;
@@ -101,14 +104,14 @@ void main() {
 
         // S = q k^T for this subgroup's rows.
         coopmat<float, gl_ScopeSubgroup, FM, FN, gl_MatrixUseAccumulator> s[(ROWS / FM) * (KEYS / FN)];
-        for (uint f = 0u; f < (ROWS / FM) * (KEYS / FN); ++f) {
+        [[unroll]] for (uint f = 0u; f < (ROWS / FM) * (KEYS / FN); ++f) {
             s[f] = coopmat<float, gl_ScopeSubgroup, FM, FN, gl_MatrixUseAccumulator>(0.0);
         }
-        for (uint d = 0u; d < D; d += FK) {
-            for (uint i = 0u; i < ROWS / FM; ++i) {
+        [[unroll]] for (uint d = 0u; d < D; d += FK) {
+            [[unroll]] for (uint i = 0u; i < ROWS / FM; ++i) {
                 coopmat<float16_t, gl_ScopeSubgroup, FM, FK, gl_MatrixUseA> a;
                 coopMatLoad(a, sQ, (firstRow + FM * i) * QS + d, QS, gl_CooperativeMatrixLayoutRowMajor);
-                for (uint j = 0u; j < KEYS / FN; ++j) {
+                [[unroll]] for (uint j = 0u; j < KEYS / FN; ++j) {
                     // B[d][key] = k[key][d]: column-major, columns QS apart.
                     coopmat<float16_t, gl_ScopeSubgroup, FK, FN, gl_MatrixUseB> bm;
                     coopMatLoad(bm, sK, (FN * j) * QS + d, QS, gl_CooperativeMatrixLayoutColumnMajor);
@@ -116,10 +119,10 @@ void main() {
                 }
             }
         }
-        const uint scores = subgroup * ROWS * KEYS;
-        for (uint i = 0u; i < ROWS / FM; ++i) {
-            for (uint j = 0u; j < KEYS / FN; ++j) {
-                coopMatStore(s[i * (KEYS / FN) + j], sS, scores + (FM * i) * KEYS + FN * j, KEYS,
+        const uint scores = subgroup * ROWS * SS;
+        [[unroll]] for (uint i = 0u; i < ROWS / FM; ++i) {
+            [[unroll]] for (uint j = 0u; j < KEYS / FN; ++j) {
+                coopMatStore(s[i * (KEYS / FN) + j], sS, scores + (FM * i) * SS + FN * j, SS,
                              gl_CooperativeMatrixLayoutRowMajor);
             }
         }
@@ -131,14 +134,14 @@ void main() {
         for (uint r = lane; r < ROWS; r += gl_SubgroupSize) {
             const uint row = firstRow + r, q = q0 + row;
             float tileMax = NEG_INF;
-            for (uint j = 0u; j < KEYS; ++j) {
+            [[unroll]] for (uint j = 0u; j < KEYS; ++j) {
                 const uint key = k0 + j;
                 float score = NEG_INF;
                 if (key < p.Lk) {
-                    score = sS[scores + r * KEYS + j] * scoreScale;
+                    score = sS[scores + r * SS + j] * scoreScale;
                     if (p.hasBias != 0u && q < p.Lq) { score += biasBuf.data[q * p.Lk + key] * LOG2E; }
                 }
-                sS[scores + r * KEYS + j] = score;
+                sS[scores + r * SS + j] = score;
                 tileMax = max(tileMax, score);
             }
             const float previous = rowMax[row];
@@ -146,27 +149,33 @@ void main() {
             const bool none = maximum == NEG_INF;
             const float rescale = none ? 1.0 : exp2(previous - maximum);
             float sum = 0.0;
-            for (uint j = 0u; j < KEYS; ++j) {
-                const float16_t weight = float16_t(none ? 0.0 : exp2(sS[scores + r * KEYS + j] - maximum));
+            [[unroll]] for (uint j = 0u; j < KEYS; ++j) {
+                const float16_t weight = float16_t(none ? 0.0 : exp2(sS[scores + r * SS + j] - maximum));
                 sP[weights + r * PS + j] = weight;
                 sum += float(weight);
             }
             rowMax[row] = maximum;
             rowSum[row] = rowSum[row] * rescale + sum;
-            if (rescale != 1.0) {
-                for (uint d = 0u; d < D; ++d) { sO[row * D + d] *= rescale; }
-            }
+            rowScale[row] = rescale;
+        }
+        subgroupMemoryBarrierShared();
+        subgroupBarrier();
+        // The rows' outputs rescaled by all the lanes (consecutive lanes, consecutive channels).
+        for (uint i = lane; i < ROWS * D; i += gl_SubgroupSize) {
+            const uint row = firstRow + i / D;
+            const float rescale = rowScale[row];
+            if (rescale != 1.0) { sO[row * D + i % D] *= rescale; }
         }
         subgroupMemoryBarrierShared();
         subgroupBarrier();
 
         // O += P v for this subgroup's rows.
-        for (uint i = 0u; i < ROWS / FM; ++i) {
-            for (uint j = 0u; j < D / FN; ++j) {
+        [[unroll]] for (uint i = 0u; i < ROWS / FM; ++i) {
+            [[unroll]] for (uint j = 0u; j < D / FN; ++j) {
                 coopmat<float, gl_ScopeSubgroup, FM, FN, gl_MatrixUseAccumulator> o;
                 const uint at = (firstRow + FM * i) * D + FN * j;
                 coopMatLoad(o, sO, at, D, gl_CooperativeMatrixLayoutRowMajor);
-                for (uint kk = 0u; kk < KEYS; kk += FK) {
+                [[unroll]] for (uint kk = 0u; kk < KEYS; kk += FK) {
                     coopmat<float16_t, gl_ScopeSubgroup, FM, FK, gl_MatrixUseA> a;
                     coopMatLoad(a, sP, weights + (FM * i) * PS + kk, PS, gl_CooperativeMatrixLayoutRowMajor);
                     coopmat<float16_t, gl_ScopeSubgroup, FK, FN, gl_MatrixUseB> bm;

@@ -4,6 +4,7 @@
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_control_flow_attributes : require
 #define INFINITY_FLOAT16
 #include "common.glsl"
 
@@ -167,7 +168,7 @@ f16vec4 linearChunk(uint m, uint k) {
     if (m >= rows() || k >= K) { return f16vec4(0.0); }
     if (VECTOR_A != 0u) { return toHalf4(xVectors.data[(m * K + k) / 4u]); }
     f16vec4 h = f16vec4(0.0);
-    for (uint j = 0u; j < 4u; ++j) {
+    [[unroll]] for (uint j = 0u; j < 4u; ++j) {
         if (k + j < K) { h[j] = toHalf(xBuf.data[m * K + k + j]); }
     }
     return h;
@@ -188,7 +189,7 @@ f16vec4 convChunk(uint r, uint k) {
     if (OP == 2u) {
         const int x0 = rowX[r];
         const uint H = p.v[2], W = p.v[3];
-        for (uint j = 0u; j < 4u; ++j) {
+        [[unroll]] for (uint j = 0u; j < 4u; ++j) {
             const int iy = y0 + int(ky), ix = x0 + int(kx);
             if (k + j < K && uint(iy) < H && uint(ix) < W) {
                 h[j] = toHalf(xBuf.data[offset + (c * H + uint(iy)) * W + uint(ix)]);
@@ -197,7 +198,7 @@ f16vec4 convChunk(uint r, uint k) {
         }
     } else { // temporal: ky is the frame tap (KERNEL_W == 1)
         const uint F = p.v[2], S = p.v[3];
-        for (uint j = 0u; j < 4u; ++j) {
+        [[unroll]] for (uint j = 0u; j < 4u; ++j) {
             const int f = y0 + int(ky);
             if (k + j < K && uint(f) < F) { h[j] = toHalf(xBuf.data[offset + (c * F + uint(f)) * S]); }
             if (++ky == KERNEL_H) { ky = 0u; ++c; }
@@ -211,13 +212,13 @@ void loadStep(uint k0, uint rowBase, uint tile, out f16vec4 aNext[CHUNKS], out f
     const uint t = gl_LocalInvocationID.x;
     const uint threads = gl_WorkGroupSize.x;
     const uint K = reduction();
-    for (uint l = 0u; l < CHUNKS; ++l) {
+    [[unroll]] for (uint l = 0u; l < CHUNKS; ++l) {
         const uint v = t + threads * l;
         const uint k = k0 + 4u * chunkK(v);
         aNext[l] = isConv() ? convChunk(chunkRow(v), k) : linearChunk(rowBase + chunkRow(v), k);
     }
     if (VECTOR_B != 0u) {
-        for (uint l = 0u; l < CHUNKS / 2u; ++l) {
+        [[unroll]] for (uint l = 0u; l < CHUNKS / 2u; ++l) {
             const uint w = t + threads * l;
             const uint projection = projectionColumn(tile, w / 4u);
             const uint k = k0 + 8u * (w % 4u);
@@ -237,12 +238,12 @@ void loadStep(uint k0, uint rowBase, uint tile, out f16vec4 aNext[CHUNKS], out f
             bNext[2u * l + 1u] = high;
         }
     } else {
-        for (uint l = 0u; l < CHUNKS; ++l) {
+        [[unroll]] for (uint l = 0u; l < CHUNKS; ++l) {
             const uint v = t + threads * l;
             const uint projection = projectionColumn(tile, v / 8u);
             const uint k = k0 + 4u * (v % 8u);
             f16vec4 h = f16vec4(0.0);
-            for (uint j = 0u; j < 4u; ++j) {
+            [[unroll]] for (uint j = 0u; j < 4u; ++j) {
                 if (projection != ~0u && k + j < K) { h[j] = toHalf(weightAt(projection * K + k + j)); }
             }
             bNext[l] = h;
@@ -253,18 +254,18 @@ void loadStep(uint k0, uint rowBase, uint tile, out f16vec4 aNext[CHUNKS], out f
 void storeStep(f16vec4 aNext[CHUNKS], f16vec4 bNext[CHUNKS]) {
     const uint t = gl_LocalInvocationID.x;
     const uint threads = gl_WorkGroupSize.x;
-    for (uint l = 0u; l < CHUNKS; ++l) {
+    [[unroll]] for (uint l = 0u; l < CHUNKS; ++l) {
         const uint v = t + threads * l;
         aTile[chunkRow(v) * STRIDE + chunkK(v)] = aNext[l];
     }
     if (VECTOR_B != 0u) {
-        for (uint l = 0u; l < CHUNKS / 2u; ++l) {
+        [[unroll]] for (uint l = 0u; l < CHUNKS / 2u; ++l) {
             const uint w = t + threads * l;
             bTile[(w / 4u) * STRIDE + 2u * (w % 4u)] = bNext[2u * l];
             bTile[(w / 4u) * STRIDE + 2u * (w % 4u) + 1u] = bNext[2u * l + 1u];
         }
     } else {
-        for (uint l = 0u; l < CHUNKS; ++l) {
+        [[unroll]] for (uint l = 0u; l < CHUNKS; ++l) {
             const uint v = t + threads * l;
             bTile[(v / 8u) * STRIDE + v % 8u] = bNext[l];
         }
@@ -289,7 +290,7 @@ void main() {
     const uint subColumn = (subgroup % 2u) * 64u; // 2 across
 
     coopmat<float, gl_ScopeSubgroup, FM, FN, gl_MatrixUseAccumulator> acc[FRAGMENTS_M * FRAGMENTS_N];
-    for (uint f = 0u; f < FRAGMENTS_M * FRAGMENTS_N; ++f) {
+    [[unroll]] for (uint f = 0u; f < FRAGMENTS_M * FRAGMENTS_N; ++f) {
         acc[f] = coopmat<float, gl_ScopeSubgroup, FM, FN, gl_MatrixUseAccumulator>(0.0);
     }
 
@@ -307,21 +308,21 @@ void main() {
         if (step + 1u < steps) {
             loadStep((step + 1u) * TILE_K, rowBase, tile, aNext, bNext);
         }
-        for (uint kk = 0u; kk < TILE_K; kk += FK) {
+        [[unroll]] for (uint kk = 0u; kk < TILE_K; kk += FK) {
             coopmat<float16_t, gl_ScopeSubgroup, FM, FK, gl_MatrixUseA> a[FRAGMENTS_M];
             coopmat<float16_t, gl_ScopeSubgroup, FK, FN, gl_MatrixUseB> b[FRAGMENTS_N];
-            for (uint i = 0u; i < FRAGMENTS_M; ++i) {
+            [[unroll]] for (uint i = 0u; i < FRAGMENTS_M; ++i) {
                 coopMatLoad(a[i], aTile, (subRow + FM * i) * STRIDE + kk / 4u, STRIDE,
                             gl_CooperativeMatrixLayoutRowMajor);
             }
-            for (uint j = 0u; j < FRAGMENTS_N; ++j) {
+            [[unroll]] for (uint j = 0u; j < FRAGMENTS_N; ++j) {
                 // B[k][n] = bTile[n][k]: column-major with the columns STRIDE apart (offsets and
                 // strides count the array's f16vec4 elements).
                 coopMatLoad(b[j], bTile, (subColumn + FN * j) * STRIDE + kk / 4u, STRIDE,
                             gl_CooperativeMatrixLayoutColumnMajor);
             }
-            for (uint i = 0u; i < FRAGMENTS_M; ++i) {
-                for (uint j = 0u; j < FRAGMENTS_N; ++j) {
+            [[unroll]] for (uint i = 0u; i < FRAGMENTS_M; ++i) {
+                [[unroll]] for (uint j = 0u; j < FRAGMENTS_N; ++j) {
                     acc[i * FRAGMENTS_N + j] = coopMatMulAdd(a[i], b[j], acc[i * FRAGMENTS_N + j]);
                 }
             }
@@ -330,44 +331,66 @@ void main() {
     }
 
     // Epilogue, one FM x FN block at a time through the subgroup's staging block: each lane
-    // takes EPILOGUE of its elements. GEGLU stages the hidden block, keeps its values, then
+    // takes EPILOGUE of its elements. A block wholly inside the output (and, for the
+    // convolutions, inside one sample) is stored with one address computed per block; others
+    // element by element with their bounds. GEGLU stages the hidden block, keeps its values, then
     // stages the gate block (FRAGMENTS_N / 2 fragments to the right) and stores h * gelu(g).
     const uint base = subgroup * 256u;
     const bool alongRows = isConv(); // NCHW outputs: consecutive lanes take consecutive m
-    for (uint i = 0u; i < FRAGMENTS_M; ++i) {
-        for (uint j = 0u; j < (OP == 1u ? FRAGMENTS_N / 2u : FRAGMENTS_N); ++j) {
-            float values[EPILOGUE];
+    const uint plane = OP == 2u ? p.v[9] * p.v[10] : p.v[7] * p.v[3]; // convolutions' output pixels per sample
+    [[unroll]] for (uint i = 0u; i < FRAGMENTS_M; ++i) {
+        [[unroll]] for (uint j = 0u; j < (OP == 1u ? FRAGMENTS_N / 2u : FRAGMENTS_N); ++j) {
+            const uint m0 = rowBase + subRow + FM * i;
+            const uint n0 = tile * TILE_N + subColumn + FN * j;
+            // Uniform over the subgroup.
+            const bool direct = OP != 1u && m0 + FM <= rows() && n0 + FN <= projectionWidth()
+                && (!isConv() || m0 % plane + FM <= plane);
             coopMatStore(acc[i * FRAGMENTS_N + j], staging, base, FN, gl_CooperativeMatrixLayoutRowMajor);
             subgroupMemoryBarrierShared();
             subgroupBarrier();
-            for (uint q = 0u; q < EPILOGUE; ++q) {
-                const uint e = lane + q * gl_SubgroupSize;
-                const uint r = alongRows ? e % FM : e / FN;
-                const uint c = alongRows ? e / FM : e % FN;
-                values[q] = staging[base + r * FN + c];
-            }
-            if (OP == 1u) {
-                subgroupBarrier();
-                coopMatStore(acc[i * FRAGMENTS_N + j + FRAGMENTS_N / 2u], staging, base, FN,
-                             gl_CooperativeMatrixLayoutRowMajor);
-                subgroupMemoryBarrierShared();
-                subgroupBarrier();
-            }
-            for (uint q = 0u; q < EPILOGUE; ++q) {
-                const uint e = lane + q * gl_SubgroupSize;
-                const uint r = alongRows ? e % FM : e / FN;
-                const uint c = alongRows ? e / FM : e % FN;
-                const uint projection = projectionColumn(tile, subColumn + FN * j + c);
-                const uint index = outIndex(rowBase + subRow + FM * i + r, projection);
-                if (projection == ~0u || index == ~0u) { continue; }
-                float value = values[q];
-                if (hasBias()) { value += biasBuf.data[projection]; }
-                if (OP == 1u) {
-                    float gate = staging[base + r * FN + c];
-                    if (hasBias()) { gate += biasBuf.data[projection + p.v[1] / 2u]; }
-                    value *= gelu_erf(gate);
+            if (direct) {
+                // Consecutive lanes take consecutive addresses: along n in a linear output's rows,
+                // along m (pixels) in an NCHW output's channel planes.
+                const uint first = isConv() ? ((m0 / plane) * p.v[4] + n0) * plane + m0 % plane : m0 * p.v[1] + n0;
+                [[unroll]] for (uint q = 0u; q < EPILOGUE; ++q) {
+                    const uint e = lane + q * gl_SubgroupSize;
+                    const uint r = alongRows ? e % FM : e / FN;
+                    const uint c = alongRows ? e / FM : e % FN;
+                    float value = staging[base + r * FN + c];
+                    if (hasBias()) { value += biasBuf.data[n0 + c]; }
+                    outBuf.data[first + (isConv() ? c * plane + r : r * p.v[1] + c)] = value;
                 }
-                outBuf.data[index] = value;
+            } else {
+                float values[EPILOGUE];
+                [[unroll]] for (uint q = 0u; q < EPILOGUE; ++q) {
+                    const uint e = lane + q * gl_SubgroupSize;
+                    const uint r = alongRows ? e % FM : e / FN;
+                    const uint c = alongRows ? e / FM : e % FN;
+                    values[q] = staging[base + r * FN + c];
+                }
+                if (OP == 1u) {
+                    subgroupBarrier();
+                    coopMatStore(acc[i * FRAGMENTS_N + j + FRAGMENTS_N / 2u], staging, base, FN,
+                                 gl_CooperativeMatrixLayoutRowMajor);
+                    subgroupMemoryBarrierShared();
+                    subgroupBarrier();
+                }
+                [[unroll]] for (uint q = 0u; q < EPILOGUE; ++q) {
+                    const uint e = lane + q * gl_SubgroupSize;
+                    const uint r = alongRows ? e % FM : e / FN;
+                    const uint c = alongRows ? e / FM : e % FN;
+                    const uint projection = projectionColumn(tile, subColumn + FN * j + c);
+                    const uint index = outIndex(rowBase + subRow + FM * i + r, projection);
+                    if (projection == ~0u || index == ~0u) { continue; }
+                    float value = values[q];
+                    if (hasBias()) { value += biasBuf.data[projection]; }
+                    if (OP == 1u) {
+                        float gate = staging[base + r * FN + c];
+                        if (hasBias()) { gate += biasBuf.data[projection + p.v[1] / 2u]; }
+                        value *= gelu_erf(gate);
+                    }
+                    outBuf.data[index] = value;
+                }
             }
             subgroupBarrier();
         }

@@ -1,9 +1,10 @@
 import CVulkan
 import Tensor
 
-/// Whether the GEMM-shaped ops (linear, linear + GEGLU, conv2d, temporal conv) and attention
-/// (heads of 16-64 channels) run on the device's cooperative matrices (`VK_KHR_cooperative_matrix`:
-/// NVIDIA's tensor cores, AMD's and Intel's matrix units), `--cooperative-matrix auto|on|off`.
+/// Whether the GEMM-shaped ops (linear, linear + GEGLU, conv2d, temporal conv) run on the
+/// device's cooperative matrices (`VK_KHR_cooperative_matrix`: NVIDIA's tensor cores, AMD's and
+/// Intel's matrix units), `--cooperative-matrix auto|on|off`. Attention keeps its f32 kernel,
+/// which measured faster than `attention_coopmat.comp` on an H200 (see `VulkanBackend`).
 ///
 /// The cooperative-matrix kernels (`Shaders/gemm_coopmat.comp`, `Shaders/attention_coopmat.comp`)
 /// round the operands to f16 and accumulate in f32, so their results differ from the f32
@@ -39,14 +40,14 @@ struct CooperativeMatrixSupport: Sendable, Equatable {
 
     /// Shared memory `attention_coopmat.comp` declares for heads of `width` channels: q (64
     /// rows), k and v (32 rows) in f16 with rows of width + 8, the scores (4 x 16 x 32 f32), the
-    /// weights (4 x 16 x 40 f16), the output (64 x width f32) and two floats per query row.
+    /// weights (4 x 16 x 40 f16), the output (64 x width f32) and three floats per query row.
     static func attentionSharedMemoryBytes(headWidth width: Int) -> Int {
-        (64 + 2 * 32) * (width + 8) * 2 + 4 * 16 * 32 * 4 + 4 * 16 * 40 * 2 + 64 * width * 4 + 64 * 2 * 4
+        (64 + 2 * 32) * (width + 8) * 2 + 4 * 16 * 32 * 4 + 4 * 16 * 40 * 2 + 64 * width * 4 + 64 * 3 * 4
     }
 
     /// Whether `attention_coopmat.comp` runs heads of `width` channels here: a multiple of 16
     /// up to 64 that the matrices' sides divide, 16-row blocks the matrices' rows divide, and
-    /// the shared memory it needs (48,640 bytes at 64: not on lavapipe, whose limit is 32 KiB).
+    /// the shared memory it needs (48,896 bytes at 64: not on lavapipe, whose limit is 32 KiB).
     func runsAttention(headWidth width: Int) -> Bool {
         width % 16 == 0 && width <= 64 && 16 % m == 0 && width % n == 0 && width % k == 0
             && Self.attentionSharedMemoryBytes(headWidth: width) <= maxSharedMemoryBytes

@@ -127,7 +127,7 @@ extension VulkanBackend {
         guard keys > 0 else { return try zeros(query.shape) }
         let out = try makeTensor(query.shape)
         guard out.count > 0 else { return out }
-        if let matrices = context.device.cooperativeMatrix, matrices.runsAttention(headWidth: headWidth) {
+        if attentionOnMatrices, let matrices = context.device.cooperativeMatrix, matrices.runsAttention(headWidth: headWidth) {
             try context.dispatch(.attentionCoopmat, constants: [
                 0: UInt32(4 * matrices.subgroupSize), 1: UInt32(headWidth),
                 6: UInt32(matrices.m), 7: UInt32(matrices.n), 8: UInt32(matrices.k),

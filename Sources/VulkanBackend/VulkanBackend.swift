@@ -22,8 +22,12 @@ public final class VulkanBackend: Sendable {
     public let weightType: DType
 
     /// Whether linear, linear + GEGLU, conv2d and temporal conv run on cooperative matrices
-    /// (f16 operands, f32 accumulation; see ``CooperativeMatrixUse``).
+    /// (f16 operands, f32 accumulation; see ``CooperativeMatrixUse``). Attention stays on the f32
+    /// kernel, which measured faster.
     public var cooperativeMatrix: Bool { context.device.cooperativeMatrix != nil }
+
+    /// Whether attention runs on the cooperative matrices where they allow (see the internal initializer).
+    let attentionOnMatrices: Bool
 
     /// A backend on device `index` of ``devices()``, or the preferred device (the first
     /// discrete GPU, then integrated, virtual, CPU) when `index` is nil. `shaderDirectory`
@@ -32,8 +36,18 @@ public final class VulkanBackend: Sendable {
     /// Throws when there is no Vulkan driver or device, `index` is out of range, the shaders
     /// cannot be found, or `cooperativeMatrix` is `.on` and the device cannot run the
     /// cooperative-matrix GEMM. `weightType` is `.f32` or `.f16` (see ``weightType``).
-    public init(device index: Int? = nil, shaderDirectory: String? = nil, weightType: DType = .f32,
-                cooperativeMatrix: CooperativeMatrixUse = .auto) throws {
+    public convenience init(device index: Int? = nil, shaderDirectory: String? = nil, weightType: DType = .f32,
+                            cooperativeMatrix: CooperativeMatrixUse = .auto) throws {
+        try self.init(device: index, shaderDirectory: shaderDirectory, weightType: weightType,
+                      cooperativeMatrix: cooperativeMatrix, attentionOnMatrices: false)
+    }
+
+    /// As the public initializer; `attentionOnMatrices` also runs attention on the cooperative
+    /// matrices (`attention_coopmat.comp`) where they allow. Off in the product: on an H200 that
+    /// kernel took 2.2 times as long as `attention.comp` (0.28 s against 0.13 s per
+    /// VideoCrafter2-sized forward); the tests keep it correct.
+    init(device index: Int?, shaderDirectory: String?, weightType: DType, cooperativeMatrix: CooperativeMatrixUse,
+         attentionOnMatrices: Bool) throws {
         guard weightType == .f32 || weightType == .f16 else {
             throw TensorError("vulkan: weights can be stored as f32 or f16, not \(weightType.rawValue)")
         }
@@ -42,6 +56,7 @@ public final class VulkanBackend: Sendable {
         let device = try VulkanDevice(instance: instance, index: index, cooperativeMatrix: cooperativeMatrix)
         context = try VulkanContext(device: device, shaderDirectory: shaderDirectory)
         self.device = device.info
+        self.attentionOnMatrices = attentionOnMatrices
     }
 
     /// The Vulkan devices this machine has, in the order `--device N` counts them.

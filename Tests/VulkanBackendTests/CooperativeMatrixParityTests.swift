@@ -1,13 +1,16 @@
 import Tensor
 import TestSupport
 import Testing
-import VulkanBackend
+@testable import VulkanBackend
 
 /// A backend that runs the GEMM-shaped ops on cooperative matrices, where the device allows.
 enum CooperativeMatrixDevice {
-    static let backend: VulkanBackend? = try? VulkanBackend(cooperativeMatrix: .on)
+    /// Attention too runs on the matrices (`attention_coopmat.comp`, which the product leaves off).
+    static let backend: VulkanBackend? = try? VulkanBackend(device: nil, shaderDirectory: nil, weightType: .f32,
+                                                            cooperativeMatrix: .on, attentionOnMatrices: true)
     /// The same with operator weights stored as f16.
-    static let halfWeights: VulkanBackend? = try? VulkanBackend(weightType: .f16, cooperativeMatrix: .on)
+    static let halfWeights: VulkanBackend? = try? VulkanBackend(device: nil, shaderDirectory: nil, weightType: .f16,
+                                                                cooperativeMatrix: .on, attentionOnMatrices: true)
 }
 
 /// `gemm_coopmat.comp` (linear, linear + GEGLU, conv2d, temporal conv on cooperative matrices)

@@ -50,11 +50,11 @@ struct CooperativeMatrixTests {
     }
 
     /// Attention on the matrices: heads of 16 to 64 channels in steps of 16, within the shared
-    /// memory (48,640 bytes at 64: NVIDIA's 48 KiB holds it, lavapipe's 32 KiB up to 32 channels).
+    /// memory (48,896 bytes at 64: NVIDIA's 48 KiB holds it, lavapipe's 32 KiB up to 32 channels).
     @Test func attentionHeadWidths() throws {
         let nvidia = try Self.nvidia.support()
         #expect([8, 16, 24, 32, 48, 64, 80, 128].filter { nvidia.runsAttention(headWidth: $0) } == [16, 32, 48, 64])
-        #expect(CooperativeMatrixSupport.attentionSharedMemoryBytes(headWidth: 64) == 48640)
+        #expect(CooperativeMatrixSupport.attentionSharedMemoryBytes(headWidth: 64) == 48896)
         var lavapipe = Self.nvidia
         lavapipe.configurations = [.init(m: 8, n: 8, k: 8, a: 0, b: 0, c: 1, result: 1, scope: 3)]
         (lavapipe.subgroupSize, lavapipe.minSubgroupSize, lavapipe.maxSubgroupSize) = (8, 8, 8)
