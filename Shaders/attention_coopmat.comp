@@ -52,13 +52,12 @@ const uint ROWS = 16u;         // per subgroup
 const uint KEYS = 32u;         // per tile
 const uint QS = D + 8u;        // row stride of q, k, v in shared memory (halves; 16-byte multiple)
 const uint PS = KEYS + 8u;     // row stride of P (halves)
-const uint SS = KEYS;          // row stride of the scores (floats)
 const float LOG2E = 1.4426950408889634;
 
 shared float16_t sQ[QUERIES * QS];  // [query][d]
 shared float16_t sK[KEYS * QS];     // [key][d]
 shared float16_t sV[KEYS * QS];     // [key][d]
-shared float sS[4u * ROWS * SS];    // per subgroup [row][key]: the scores
+shared float sS[4u * ROWS * KEYS];  // per subgroup [row][key]: the scores
 shared float16_t sP[4u * ROWS * PS];// per subgroup [row][key]: the weights
 shared float sO[QUERIES * D];       // [query][d]: the unnormalised output
 shared float rowMax[QUERIES];       // running maximum (base-2 scores), -inf before any key
@@ -119,10 +118,10 @@ void main() {
                 }
             }
         }
-        const uint scores = subgroup * ROWS * SS;
+        const uint scores = subgroup * ROWS * KEYS;
         [[unroll]] for (uint i = 0u; i < ROWS / FM; ++i) {
             [[unroll]] for (uint j = 0u; j < KEYS / FN; ++j) {
-                coopMatStore(s[i * (KEYS / FN) + j], sS, scores + (FM * i) * SS + FN * j, SS,
+                coopMatStore(s[i * (KEYS / FN) + j], sS, scores + (FM * i) * KEYS + FN * j, KEYS,
                              gl_CooperativeMatrixLayoutRowMajor);
             }
         }
@@ -138,10 +137,10 @@ void main() {
                 const uint key = k0 + j;
                 float score = NEG_INF;
                 if (key < p.Lk) {
-                    score = sS[scores + r * SS + j] * scoreScale;
+                    score = sS[scores + r * KEYS + j] * scoreScale;
                     if (p.hasBias != 0u && q < p.Lq) { score += biasBuf.data[q * p.Lk + key] * LOG2E; }
                 }
-                sS[scores + r * SS + j] = score;
+                sS[scores + r * KEYS + j] = score;
                 tileMax = max(tileMax, score);
             }
             const float previous = rowMax[row];
@@ -150,7 +149,7 @@ void main() {
             const float rescale = none ? 1.0 : exp2(previous - maximum);
             float sum = 0.0;
             [[unroll]] for (uint j = 0u; j < KEYS; ++j) {
-                const float16_t weight = float16_t(none ? 0.0 : exp2(sS[scores + r * SS + j] - maximum));
+                const float16_t weight = float16_t(none ? 0.0 : exp2(sS[scores + r * KEYS + j] - maximum));
                 sP[weights + r * PS + j] = weight;
                 sum += float(weight);
             }

@@ -273,11 +273,18 @@ void storeStep(f16vec4 aNext[CHUNKS], f16vec4 bNext[CHUNKS]) {
 }
 
 // Where out element (m, projection column n) goes; ~0u when outside.
+// The convolutions' output pixels (or frames x pixels) per sample and channel.
+uint outputPlane() { return OP == 2u ? p.v[9] * p.v[10] : p.v[7] * p.v[3]; }
+
+// Element e of an FM x FN block as (row, column): consecutive e go along m for NCHW outputs
+// (their pixels are contiguous), along n for linear ones.
+uvec2 blockElement(uint e) { return isConv() ? uvec2(e % FM, e / FM) : uvec2(e / FN, e % FN); }
+
 uint outIndex(uint m, uint n) {
     if (m >= rows()) { return ~0u; }
     if (OP == 1u) { return m * (p.v[1] / 2u) + n; }
     if (OP == 0u) { return m * p.v[1] + n; }
-    const uint plane = OP == 2u ? p.v[9] * p.v[10] : p.v[7] * p.v[3];
+    const uint plane = outputPlane();
     return ((m / plane) * p.v[4] + n) * plane + m % plane;
 }
 
@@ -336,8 +343,7 @@ void main() {
     // element by element with their bounds. GEGLU stages the hidden block, keeps its values, then
     // stages the gate block (FRAGMENTS_N / 2 fragments to the right) and stores h * gelu(g).
     const uint base = subgroup * 256u;
-    const bool alongRows = isConv(); // NCHW outputs: consecutive lanes take consecutive m
-    const uint plane = OP == 2u ? p.v[9] * p.v[10] : p.v[7] * p.v[3]; // convolutions' output pixels per sample
+    const uint plane = outputPlane();
     [[unroll]] for (uint i = 0u; i < FRAGMENTS_M; ++i) {
         [[unroll]] for (uint j = 0u; j < (OP == 1u ? FRAGMENTS_N / 2u : FRAGMENTS_N); ++j) {
             const uint m0 = rowBase + subRow + FM * i;
@@ -353,9 +359,8 @@ void main() {
                 // along m (pixels) in an NCHW output's channel planes.
                 const uint first = isConv() ? ((m0 / plane) * p.v[4] + n0) * plane + m0 % plane : m0 * p.v[1] + n0;
                 [[unroll]] for (uint q = 0u; q < EPILOGUE; ++q) {
-                    const uint e = lane + q * gl_SubgroupSize;
-                    const uint r = alongRows ? e % FM : e / FN;
-                    const uint c = alongRows ? e / FM : e % FN;
+                    const uvec2 rc = blockElement(lane + q * gl_SubgroupSize);
+                    const uint r = rc.x, c = rc.y;
                     float value = staging[base + r * FN + c];
                     if (hasBias()) { value += biasBuf.data[n0 + c]; }
                     outBuf.data[first + (isConv() ? c * plane + r : r * p.v[1] + c)] = value;
@@ -363,9 +368,8 @@ void main() {
             } else {
                 float values[EPILOGUE];
                 [[unroll]] for (uint q = 0u; q < EPILOGUE; ++q) {
-                    const uint e = lane + q * gl_SubgroupSize;
-                    const uint r = alongRows ? e % FM : e / FN;
-                    const uint c = alongRows ? e / FM : e % FN;
+                    const uvec2 rc = blockElement(lane + q * gl_SubgroupSize);
+                    const uint r = rc.x, c = rc.y;
                     values[q] = staging[base + r * FN + c];
                 }
                 if (OP == 1u) {
@@ -376,9 +380,8 @@ void main() {
                     subgroupBarrier();
                 }
                 [[unroll]] for (uint q = 0u; q < EPILOGUE; ++q) {
-                    const uint e = lane + q * gl_SubgroupSize;
-                    const uint r = alongRows ? e % FM : e / FN;
-                    const uint c = alongRows ? e / FM : e % FN;
+                    const uvec2 rc = blockElement(lane + q * gl_SubgroupSize);
+                    const uint r = rc.x, c = rc.y;
                     const uint projection = projectionColumn(tile, subColumn + FN * j + c);
                     const uint index = outIndex(rowBase + subRow + FM * i + r, projection);
                     if (projection == ~0u || index == ~0u) { continue; }

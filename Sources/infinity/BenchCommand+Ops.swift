@@ -12,6 +12,20 @@ extension BenchCommand {
     struct Variant {
         let label: String
         let run: () throws -> Void
+
+        init(label: String, run: @escaping () throws -> Void) {
+            self.label = label
+            self.run = run
+        }
+
+        /// A call of an op on `backend` timed until the backend has finished it (a device's
+        /// backend returns once the op is recorded).
+        init(label: String, on backend: any Backend, run op: @escaping () throws -> Void) {
+            self.init(label: label) {
+                try op()
+                try backend.synchronize()
+            }
+        }
     }
 
     /// Times `variants` interleaved, `iterations` calls each, and prints a line per variant;
@@ -83,31 +97,22 @@ extension BenchCommand {
         if geglu, outputs % 2 != 0 {
             throw Arguments.Failure(description: "--out must be even with --geglu (the projection's two halves), got \(outputs)")
         }
-        let option = try BackendOption(options)
-        let backend = try option.make()
+        let backend = try BackendOption(options).make()
         var generator = TorchGenerator(seed: 0)
         let x = try backend.upload(generator.randn(count: rows * inputs), shape: [rows, inputs])
         let weight = try backend.uploadOperatorWeight(generator.randn(count: outputs * inputs), shape: [outputs, inputs])
         let bias = try backend.upload(generator.randn(count: outputs), shape: [outputs])
         say("linear  [\(rows), \(inputs)] x [\(outputs), \(inputs)]^T\(geglu ? " + GEGLU" : "")  "
-            + "\(description(of: backend, option))  iterations=\(iterations)")
+            + "\(backend.name)  iterations=\(iterations)")
         let work = 2 * Double(rows) * Double(inputs) * Double(outputs)
         if geglu {
             try timeInterleaved([
-                Variant(label: "two ops") {
-                    _ = try backend.geglu(backend.linear(x, weight: weight, bias: bias))
-                    try backend.synchronize()
-                },
-                Variant(label: "fused") {
-                    _ = try backend.linearGEGLU(x, weight: weight, bias: bias)
-                    try backend.synchronize()
-                },
+                Variant(label: "two ops", on: backend) { _ = try backend.geglu(backend.linear(x, weight: weight, bias: bias)) },
+                Variant(label: "fused", on: backend) { _ = try backend.linearGEGLU(x, weight: weight, bias: bias) },
             ], iterations: iterations, work: work)
         } else {
-            try timeInterleaved([Variant(label: "linear") {
-                _ = try backend.linear(x, weight: weight, bias: bias)
-                try backend.synchronize()
-            }], iterations: iterations, work: work)
+            try timeInterleaved([Variant(label: "linear", on: backend) { _ = try backend.linear(x, weight: weight, bias: bias) }],
+                                iterations: iterations, work: work)
         }
     }
 
@@ -125,8 +130,7 @@ extension BenchCommand {
         let kernel = try options.int("kernel", default: 3, range: 1 ... 15)
         let stride = try options.int("stride", default: 1, range: 1 ... 16)
         let iterations = try options.int("iterations", default: 10, range: 1 ... 10_000)
-        let option = try BackendOption(options)
-        let backend = try option.make()
+        let backend = try BackendOption(options).make()
         var generator = TorchGenerator(seed: 0)
         let x = try backend.upload(generator.randn(count: images * channels * height * width),
                                    shape: [images, channels, height, width])
@@ -134,17 +138,11 @@ extension BenchCommand {
                                                       shape: [outChannels, channels, kernel, kernel])
         let bias = try backend.upload(generator.randn(count: outChannels), shape: [outChannels])
         let outShape = try Shape.conv2d(x.shape, weight: weight.shape, bias: bias.shape, stride: stride, padding: kernel / 2)
-        say("conv2d  \(x.shape) -> \(outShape)  kernel \(kernel) stride \(stride)  \(description(of: backend, option))  "
+        say("conv2d  \(x.shape) -> \(outShape)  kernel \(kernel) stride \(stride)  \(backend.name)  "
             + "iterations=\(iterations)")
         let work = 2 * Double(outShape.reduce(1, *)) * Double(channels * kernel * kernel)
-        try timeInterleaved([Variant(label: "conv2d") {
+        try timeInterleaved([Variant(label: "conv2d", on: backend) {
             _ = try backend.conv2d(x, weight: weight, bias: bias, stride: stride, padding: kernel / 2)
-            try backend.synchronize()
         }], iterations: iterations, work: work)
-    }
-
-    /// "2 threads" for the CPU, the backend's name (device, cooperative matrices) for Vulkan.
-    private static func description(of backend: any Backend, _ option: BackendOption) -> String {
-        option.threads > 0 ? "\(option.threads) threads" : backend.name
     }
 }

@@ -113,10 +113,8 @@ def main():
         reference = statistics.median(times)
         row = f"{frames:>6}  {reference:>10.3f}"
         for matrices in [] if args.skip_infinity else variants:
-            try:
-                output = infinity_bench(args, folder, matrices, frames, ("--iterations", str(args.iterations)))
-            except subprocess.CalledProcessError as error:  # the other variants still run
-                print(f"infinity {matrices}, {frames} frames: FAILED ({error.returncode}): {error.stderr.strip()}")
+            output = infinity_bench(args, folder, matrices, frames, ("--iterations", str(args.iterations)))
+            if output is None:
                 row += f"  {'failed':>19}  {'':>6}"
                 continue
             ours = float(next(line for line in output.splitlines() if line.startswith("median")).split()[1])
@@ -125,10 +123,8 @@ def main():
         sys.stdout.flush()
     if args.profile and not args.skip_infinity:
         for matrices in variants:
-            try:
-                output = infinity_bench(args, folder, matrices, args.frames[0], ("--iterations", "1", "--profile"))
-            except subprocess.CalledProcessError as error:
-                print(f"infinity {matrices} profile: FAILED ({error.returncode}): {error.stderr.strip()}")
+            output = infinity_bench(args, folder, matrices, args.frames[0], ("--iterations", "1", "--profile"))
+            if output is None:
                 continue
             print(f"infinity per op, cooperative matrices {matrices} (a wait after every op):")
             print("\n".join(line for line in output.splitlines() if line.startswith("  ") or line.startswith("median")))
@@ -136,13 +132,18 @@ def main():
 
 
 def infinity_bench(args, folder, matrices, frames, extra):
-    """`infinity bench unet` on the benchmark UNet (f16 weights, one warm-up forward); its output."""
-    return subprocess.run(
-        [args.infinity, "bench", "unet", "--model", folder, "--backend", "vulkan", "--device", str(args.device),
-         "--weight-precision", "f16", "--cooperative-matrix", matrices, "--warmup", "1",
-         "--batch", str(args.batch), "--frames", str(frames), "--height", str(args.height),
-         "--width", str(args.width), *extra],
-        check=True, capture_output=True, text=True).stdout
+    """`infinity bench unet` on the benchmark UNet (f16 weights, one warm-up forward); its output,
+    or None when it fails (reported, so that the other variants still run)."""
+    try:
+        return subprocess.run(
+            [args.infinity, "bench", "unet", "--model", folder, "--backend", "vulkan", "--device", str(args.device),
+             "--weight-precision", "f16", "--cooperative-matrix", matrices, "--warmup", "1",
+             "--batch", str(args.batch), "--frames", str(frames), "--height", str(args.height),
+             "--width", str(args.width), *extra],
+            check=True, capture_output=True, text=True).stdout
+    except subprocess.CalledProcessError as error:
+        print(f"infinity {matrices}, {frames} frames: FAILED ({error.returncode}): {error.stderr.strip()}")
+        return None
 
 
 def relative_error(ours, reference):
