@@ -76,29 +76,55 @@ package enum QueryLanesAttention<ISA: VectorISA> {
     @inlinable
     static func run<Width: HeadWidth>(_ p: AttentionProblem, biasT: UnsafePointer<Float>?, items: Range<Int>,
                                       width: Width.Type) {
-        let lanes = ISA.lanes
+        let lanes = ISA.lanes, d = Width.value(p.headWidth)
         let blocks = queryBlocks(p)
-        let buffers = QueryLanesBuffers(p, lanes: lanes, keyTile: keyTile)
+        let buffers = QueryLanesBuffers(p, lanes: lanes, keyTile: keyTile, packing: packsKeys(p))
         defer { buffers.deallocate() }
+        var packedSequence = -1
         for item in items {
             let (sequence, block) = item.quotientAndRemainder(dividingBy: blocks)
             let (row, head) = sequence.quotientAndRemainder(dividingBy: p.heads)
-            attend(p, row: row, head: head, firstQuery: block * lanes, width: Width.self,
+            let keyRows = p.key + row * p.keys * p.width + head * d
+            let valueRows = p.value + row * p.keys * p.width + head * d
+            let operands: (keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int)
+            if let packedKeys = buffers.packedKeys, let packedValues = buffers.packedValues {
+                if sequence != packedSequence {
+                    for j in 0 ..< p.keys {
+                        (packedKeys + j &* d).update(from: keyRows + j &* p.width, count: d)
+                        (packedValues + j &* d).update(from: valueRows + j &* p.width, count: d)
+                    }
+                    packedSequence = sequence
+                }
+                operands = (UnsafePointer(packedKeys), UnsafePointer(packedValues), d)
+            } else {
+                operands = (keyRows, valueRows, p.width)
+            }
+            attend(p, row: row, head: head, firstQuery: block * lanes, keys: operands.keys,
+                   values: operands.values, stride: operands.stride, width: Width.self,
                    biasT: biasT.map { $0 + block * p.keys * lanes }, buffers: buffers)
         }
     }
 
+    /// Whether the items copy each (batch row, head)'s keys and values into dense `[keys][d]`
+    /// rows first: when several query blocks read them and the heads interleave in the rows.
+    /// In place, a head's `d` floats of each row share a cache line with the other heads', so
+    /// every block would stream the whole rows (all heads) through the caches; dense, a key
+    /// tile's keys and values stay in L1.
+    @inlinable
+    static func packsKeys(_ p: AttentionProblem) -> Bool { p.heads > 1 && queryBlocks(p) > 1 }
+
     /// Attends the block of up to L queries from `firstQuery` of (batch row `row`, head `head`)
-    /// and writes their outputs.
+    /// to the keys and values whose rows of `d` floats start `stride` floats apart, and writes
+    /// their outputs.
     @inlinable @inline(never)
     static func attend<Width: HeadWidth>(_ p: AttentionProblem, row: Int, head: Int, firstQuery: Int,
-                                         width: Width.Type, biasT: UnsafePointer<Float>?, buffers: QueryLanesBuffers) {
+                                         keys keyBase: UnsafePointer<Float>, values valueBase: UnsafePointer<Float>,
+                                         stride: Int, width: Width.Type, biasT: UnsafePointer<Float>?,
+                                         buffers: QueryLanesBuffers) {
         let lanes = ISA.lanes
         let d = Width.value(p.headWidth)
         let count = min(lanes, p.queries - firstQuery)
         let queryBase = p.query + (row * p.queries + firstQuery) * p.width + head * d
-        let keyBase = p.key + row * p.keys * p.width + head * d
-        let valueBase = p.value + row * p.keys * p.width + head * d
         let queriesT = buffers.queriesT, scores = buffers.scores, outputsT = buffers.outputsT
 
         // Queries transposed and scaled; lanes past the last query stay zero.
@@ -116,15 +142,10 @@ package enum QueryLanesAttention<ISA: VectorISA> {
         while tileStart < p.keys {
             let tileKeys = min(keyTile, p.keys - tileStart)
             // 1. Scores and their lane-wise maximum.
-            var tileMaxima = ISA.Vector(repeating: -.infinity)
-            for t in 0 ..< tileKeys {
-                let j = tileStart &+ t
-                let key = keyBase + j &* p.width
-                var s = biasT.map { ISA.load($0 + j &* lanes) } ?? ISA.Vector()
-                for c in 0 ..< d { s = s.addingProduct(ISA.Vector(repeating: key[c]), ISA.load(queriesT + c &* lanes)) }
-                ISA.store(s, scores + t &* lanes)
-                tileMaxima = ISA.laneMax(tileMaxima, s)
-            }
+            let tileMaxima = scoreTile(keyBase + tileStart &* stride, keys: tileKeys, stride: stride,
+                                       headWidth: p.headWidth, Width.self,
+                                       queriesT: queriesT, biasT: biasT.map { $0 + tileStart &* lanes },
+                                       into: scores)
 
             // 2. Weights and their sums. While a query's keys are all masked its maximum is
             // -infinity: offsetting by the lowest finite float instead keeps the weights exact
@@ -155,7 +176,7 @@ package enum QueryLanesAttention<ISA: VectorISA> {
             // 3. Weighted values, eight channels at a time.
             var c0 = 0
             while c0 < d {
-                accumulateValues(valueBase + tileStart &* p.width, keys: tileKeys, stride: p.width,
+                accumulateValues(valueBase + tileStart &* stride, keys: tileKeys, stride: stride,
                                  channels: c0 ..< min(d, c0 &+ 8), weights: scores,
                                  rescale: tileStart == 0 ? nil : rescale, into: outputsT)
                 c0 &+= 8
@@ -172,6 +193,55 @@ package enum QueryLanesAttention<ISA: VectorISA> {
             let destination = outBase + lane &* p.width
             for c in 0 ..< d { destination[c] = outputsT[c &* lanes &+ lane] }
         }
+    }
+
+    /// `scores[t] = biasT[t] + sum_c keys[t * stride + c] * queriesT[c]` for the `keys` keys of a
+    /// tile, and their lane-wise maximum. The queries' channels are held in registers eight at
+    /// a time (loaded once per tile, not once per key), each key's channels broadcast against
+    /// them in two independent FMA chains; heads wider than eight add each further block of
+    /// eight channels to the stored scores.
+    @inlinable @inline(__always)
+    static func scoreTile<Width: HeadWidth>(_ keys: UnsafePointer<Float>, keys count: Int, stride: Int,
+                                            headWidth: Int, _: Width.Type, queriesT: UnsafePointer<Float>, biasT: UnsafePointer<Float>?,
+                          into scores: UnsafeMutablePointer<Float>) -> ISA.Vector {
+        let lanes = ISA.lanes, d = Width.value(headWidth)
+        var maxima = ISA.Vector(repeating: -.infinity)
+        var c0 = 0
+        while c0 < d {
+            let width = min(8, d &- c0), first = c0 == 0, last = c0 &+ 8 >= d
+            let q = queriesT + c0 &* lanes
+            let q0 = ISA.load(q)
+            let q1 = width > 1 ? ISA.load(q + lanes) : ISA.Vector()
+            let q2 = width > 2 ? ISA.load(q + 2 &* lanes) : ISA.Vector()
+            let q3 = width > 3 ? ISA.load(q + 3 &* lanes) : ISA.Vector()
+            let q4 = width > 4 ? ISA.load(q + 4 &* lanes) : ISA.Vector()
+            let q5 = width > 5 ? ISA.load(q + 5 &* lanes) : ISA.Vector()
+            let q6 = width > 6 ? ISA.load(q + 6 &* lanes) : ISA.Vector()
+            let q7 = width > 7 ? ISA.load(q + 7 &* lanes) : ISA.Vector()
+            for t in 0 ..< count {
+                let k = keys + (t &* stride &+ c0)
+                var s: ISA.Vector
+                if !first {
+                    s = ISA.load(scores + t &* lanes)
+                } else if let biasT {
+                    s = ISA.load(biasT + t &* lanes)
+                } else {
+                    s = ISA.Vector()
+                }
+                s = s.addingProduct(ISA.Vector(repeating: k[0]), q0)
+                if width > 1 { s = s.addingProduct(ISA.Vector(repeating: k[1]), q1) }
+                if width > 2 { s = s.addingProduct(ISA.Vector(repeating: k[2]), q2) }
+                if width > 3 { s = s.addingProduct(ISA.Vector(repeating: k[3]), q3) }
+                if width > 4 { s = s.addingProduct(ISA.Vector(repeating: k[4]), q4) }
+                if width > 5 { s = s.addingProduct(ISA.Vector(repeating: k[5]), q5) }
+                if width > 6 { s = s.addingProduct(ISA.Vector(repeating: k[6]), q6) }
+                if width > 7 { s = s.addingProduct(ISA.Vector(repeating: k[7]), q7) }
+                ISA.store(s, scores + t &* lanes)
+                if last { maxima = ISA.laneMax(maxima, s) }
+            }
+            c0 &+= 8
+        }
+        return maxima
     }
 
     /// `outputsT[c] = rescale * outputsT[c] + sum_j values[j * stride + c] * weights[j]` for
@@ -244,15 +314,23 @@ struct QueryLanesBuffers {
     /// The block's outputs, transposed: `[d][L]`.
     @usableFromInline let outputsT: UnsafeMutablePointer<Float>
 
+    /// One (batch row, head)'s keys and values as dense `[keys][d]` rows, when the kernel
+    /// packs them (``QueryLanesAttention/packsKeys(_:)``).
+    @usableFromInline let packedKeys, packedValues: UnsafeMutablePointer<Float>?
+
     @inlinable
-    init(_ p: AttentionProblem, lanes: Int, keyTile: Int) {
+    init(_ p: AttentionProblem, lanes: Int, keyTile: Int, packing: Bool) {
         queriesT = .allocate(capacity: p.headWidth * lanes)
         scores = .allocate(capacity: max(1, min(p.keys, keyTile)) * lanes)
         outputsT = .allocate(capacity: p.headWidth * lanes)
+        packedKeys = packing ? .allocate(capacity: p.keys * p.headWidth) : nil
+        packedValues = packing ? .allocate(capacity: p.keys * p.headWidth) : nil
     }
 
     @inlinable
     func deallocate() {
         for buffer in [queriesT, scores, outputsT] { buffer.deallocate() }
+        packedKeys?.deallocate()
+        packedValues?.deallocate()
     }
 }
