@@ -66,6 +66,37 @@ extension ModuleISA {
                                out: out)
     }
 
+    /// The weights `weight(o, r)` and bias of a plane GEMM packed for
+    /// ``planeGEMM(sources:count:packed:outChannels:out:outStride:columns:)``.
+    package static func packPlaneGEMM(outChannels: Int, sources: Int, bias: UnsafePointer<Float>?,
+                                      weight: (_ o: Int, _ r: Int) -> Float) -> [Float] {
+        let count = PlaneGEMM<Self>.packedCount(outChannels: outChannels, sources: sources)
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            PlaneGEMM<Self>.pack(outChannels: outChannels, sources: sources, bias: bias, into: buffer.baseAddress!,
+                                 weight: weight)
+            initialized = count
+        }
+    }
+
+    /// Columns `columns` of `out[o * outStride + p] = bias[o] + Σ_r w[o][r] * sources[r][p]`
+    /// (see `PlaneGEMM`).
+    package static func planeGEMM(sources: UnsafePointer<UnsafePointer<Float>>, count: Int, packed: UnsafePointer<Float>,
+                                  outChannels: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
+                                  columns: Range<Int>) {
+        PlaneGEMM<Self>.run(sources: sources, count: count, packed: packed, outChannels: outChannels, out: out,
+                            outStride: outStride, columns: columns)
+    }
+
+    /// Columns of a plane GEMM's sources packed into rows of ``planeGEMMColumns`` floats (see
+    /// `PlaneGEMM.gather`).
+    package static func planeGEMMGather(_ source: UnsafePointer<Float>, rows: Int, stride: Int, columns: Range<Int>,
+                                        into packed: UnsafeMutablePointer<Float>) {
+        PlaneGEMM<Self>.gather(source, rows: rows, stride: stride, columns: columns, into: packed)
+    }
+
+    /// Columns per register block of the plane GEMM: two vectors.
+    package static var planeGEMMColumns: Int { 2 * lanes }
+
     /// `out[i] = f(input[i])` for `i < count` (see `ActivationKernels`).
     package static func activate(_ kind: Activation, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                                  count: Int) {

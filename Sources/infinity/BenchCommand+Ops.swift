@@ -3,7 +3,7 @@ import Foundation
 import Media
 import Tensor
 
-// `infinity bench attention|linear|conv2d`: single ops on random inputs, for the kernel choices
+// `infinity bench attention|linear|conv2d|temporal-conv`: single ops on random inputs, for the kernel choices
 // the backends make (vector width, fusion, convolution algorithm, cooperative matrices). Variants of one op run
 // interleaved, after one warm-up call each, so that a change in the machine's load affects them
 // alike; each prints its median and best time and its speed-up over the first variant.
@@ -144,5 +144,47 @@ extension BenchCommand {
         try timeInterleaved([Variant(label: "conv2d", on: backend) {
             _ = try backend.conv2d(x, weight: weight, bias: bias, stride: stride, padding: kernel / 2)
         }], iterations: iterations, work: work)
+    }
+
+    /// `bench temporal-conv`: one temporal convolution (a `Conv3d` with kernel `(K, 1, 1)`, as in
+    /// the UNet's temporal layers), with its rate in GFLOP/s.
+    static func temporalConv(_ arguments: ArraySlice<String>) throws {
+        let options = try Arguments(arguments, options: Set([
+            "batch", "channels", "frames", "height", "width", "out-channels", "taps", "iterations",
+        ]).union(BackendOption.optionNames))
+        let batch = try options.int("batch", default: 2, range: 1 ... 1_000_000)
+        let channels = try options.int("channels", default: 64, range: 1 ... 65_536)
+        let frames = try options.int("frames", default: 16, range: 1 ... 65_536)
+        let height = try options.int("height", default: 16, range: 1 ... 65_536)
+        let width = try options.int("width", default: 16, range: 1 ... 65_536)
+        let outChannels = try options.int("out-channels", default: channels, range: 1 ... 65_536)
+        let taps = try options.int("taps", default: 3, range: 1 ... 15)
+        let iterations = try options.int("iterations", default: 10, range: 1 ... 10_000)
+        let backend = try BackendOption(options).make()
+        var generator = TorchGenerator(seed: 0)
+        let x = try backend.upload(generator.randn(count: batch * channels * frames * height * width),
+                                   shape: [batch, channels, frames, height, width])
+        let weight = try backend.uploadOperatorWeight(generator.randn(count: outChannels * channels * taps),
+                                                      shape: [outChannels, channels, taps, 1, 1])
+        let bias = try backend.upload(generator.randn(count: outChannels), shape: [outChannels])
+        let outShape = try Shape.temporalConv(x.shape, weight: weight.shape, bias: bias.shape, padding: taps / 2)
+        say("temporal-conv  \(x.shape) -> \(outShape)  taps \(taps)  \(backend.name)  iterations=\(iterations)")
+        let work = 2 * Double(outShape.reduce(1, *)) * Double(channels * taps)
+        // On the CPU, each of its kernels, the backend's choice first.
+        let variants: [Variant]
+        if let cpu = backend as? CPUBackend {
+            let chosen = cpu.temporalConvKernel(channels: channels, taps: taps, outChannels: outChannels)
+            let kernels = [chosen] + CPUBackend.TemporalConvKernel.allCases.filter { $0 != chosen }
+            variants = kernels.map { kernel in
+                Variant(label: "\(kernel)\(kernel == chosen ? " (chosen)" : "")") {
+                    _ = try cpu.temporalConv(x, weight: weight, bias: bias, padding: taps / 2, kernel: kernel)
+                }
+            }
+        } else {
+            variants = [Variant(label: "temporalConv", on: backend) {
+                _ = try backend.temporalConv(x, weight: weight, bias: bias, padding: taps / 2)
+            }]
+        }
+        try timeInterleaved(variants, iterations: iterations, work: work)
     }
 }

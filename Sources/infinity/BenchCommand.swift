@@ -33,6 +33,10 @@ enum BenchCommand {
                                 [--kernel K] [--stride S] [--iterations N] \(BackendOption.usage)
       Times conv2d (padding K/2; on the CPU Winograd for 3x3 stride 1 with 16+ channels, im2col
       otherwise) and its rate in direct-convolution GFLOP/s.
+    usage: infinity bench temporal-conv [--batch B] [--channels C] [--frames F] [--height H] [--width W]
+                                       [--out-channels O] [--taps K] [--iterations N] \(BackendOption.usage)
+      Times a temporal convolution (Conv3d with kernel (K, 1, 1), padding K/2) and its GFLOP/s.
+      Defaults: the small benchmark config's 64-channel temporal convolution at 16 frames.
     """
 
     static func run(_ arguments: ArraySlice<String>) async throws {
@@ -50,6 +54,7 @@ enum BenchCommand {
         case "attention": try attention(arguments.dropFirst())
         case "linear": try linear(arguments.dropFirst())
         case "conv2d": try conv2d(arguments.dropFirst())
+        case "temporal-conv": try temporalConv(arguments.dropFirst())
         default: throw Arguments.Failure(description: "unknown benchmark '\(kind)'\n\(usage)")
         }
     }

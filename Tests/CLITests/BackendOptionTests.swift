@@ -73,11 +73,16 @@ struct BackendOptionTests {
         #expect(lines.dropFirst().allSatisfy { $0.contains(" ms   best ") && $0.hasSuffix("x") }, "\(result.output)")
     }
 
-    @Test("bench linear and conv2d print their variants' times and rates", arguments: [
+    @Test("bench linear, conv2d and temporal-conv print their variants' times and rates", arguments: [
         (["linear", "--rows", "300", "--in", "16", "--out", "64", "--geglu"], ["two ops", "fused"]),
         (["linear", "--rows", "30", "--in", "16", "--out", "8"], ["linear"]),
         (["conv2d", "--images", "2", "--channels", "16", "--height", "9", "--width", "7"], ["conv2d"]),
         (["conv2d", "--images", "1", "--channels", "4", "--height", "8", "--width", "8", "--stride", "2"], ["conv2d"]),
+        // Both CPU kernels, the backend's choice first.
+        (["temporal-conv", "--channels", "8", "--frames", "5", "--height", "4", "--width", "6"],
+         ["planes (chosen)", "tapGEMMs"]),
+        (["temporal-conv", "--channels", "130", "--frames", "3", "--height", "2", "--width", "2"],
+         ["tapGEMMs (chosen)", "planes"]),
     ])
     func benchOps(arguments: [String], variants: [String]) throws {
         let result = try CLITests.run(["bench"] + arguments + ["--threads", "2", "--iterations", "2"])
@@ -89,9 +94,10 @@ struct BackendOptionTests {
         #expect(lines.dropFirst().allSatisfy { $0.contains(" GFLOP/s") }, "\(result.output)")
     }
 
-    @Test("bench linear and conv2d time the Vulkan backend's kernels too", arguments: [
+    @Test("bench linear, conv2d and temporal-conv time the Vulkan backend's kernels too", arguments: [
         (["linear", "--rows", "130", "--in", "40", "--out", "64", "--geglu", "--weight-precision", "f16"], ["two ops", "fused"]),
         (["conv2d", "--images", "1", "--channels", "8", "--height", "9", "--width", "7"], ["conv2d"]),
+        (["temporal-conv", "--channels", "8", "--frames", "4", "--height", "4", "--width", "4"], ["temporalConv"]),
     ])
     func benchOpsOnVulkan(arguments: [String], variants: [String]) throws {
         let result = try CLITests.run(["bench"] + arguments + ["--backend", "vulkan", "--iterations", "1"])

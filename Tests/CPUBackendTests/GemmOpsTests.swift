@@ -213,6 +213,10 @@ struct GemmOpsTests {
         TemporalCase(batch: 1, channels: 2, frames: 1, height: 3, width: 3, outChannels: 3, taps: 3, padding: 1),
         TemporalCase(batch: 1, channels: 7, frames: 8, height: 5, width: 7, outChannels: 16, taps: 3, padding: 1),
         TemporalCase(batch: 2, channels: 3, frames: 4, height: 2, width: 2, outChannels: 2, taps: 1, padding: 0),
+        // The plane kernel's blocks: whole blocks of 16 and 32 columns and a short one (plane
+        // 300), 8 output channels and a short block of them, several chunks per sample.
+        TemporalCase(batch: 2, channels: 6, frames: 5, height: 10, width: 30, outChannels: 11, taps: 3, padding: 1),
+        TemporalCase(batch: 1, channels: 16, frames: 4, height: 8, width: 16, outChannels: 8, taps: 3, padding: 1),
     ], [false, true])
     func temporalConvMatchesReference(_ c: TemporalCase, withBias: Bool) throws {
         var random = TestRandom(seed: 3)
@@ -225,15 +229,32 @@ struct GemmOpsTests {
         let expected = referenceTemporalConv(x, weight: weight, bias: bias, batch: c.batch, channels: c.channels,
                                              frames: c.frames, plane: plane, outChannels: c.outChannels, taps: c.taps,
                                              padding: c.padding)
-        // Both weight layouts diffusers checkpoints produce: Conv3d's and a squeezed one.
-        for weightShape in [[c.outChannels, c.channels, c.taps, 1, 1], [c.outChannels, c.channels, c.taps]] {
-            let result = try backend.temporalConv(
-                backend.upload(x, shape: [c.batch, c.channels, c.frames, c.height, c.width]),
-                weight: backend.upload(weight, shape: weightShape),
-                bias: bias.map { try backend.upload($0, shape: [c.outChannels]) }, padding: c.padding)
-            #expect(result.shape == [c.batch, c.outChannels, outFrames, c.height, c.width])
-            try expectClose(backend.download(result), expected)
+        // Both weight layouts diffusers checkpoints produce (Conv3d's and a squeezed one), with
+        // each kernel in each instruction set this CPU runs.
+        for instructionSet in CPUBackend.InstructionSet.supported {
+            let backend = CPUBackend(threads: 2, instructionSet: instructionSet)
+            for kernel in CPUBackend.TemporalConvKernel.allCases {
+                for weightShape in [[c.outChannels, c.channels, c.taps, 1, 1], [c.outChannels, c.channels, c.taps]] {
+                    let result = try backend.temporalConv(
+                        backend.upload(x, shape: [c.batch, c.channels, c.frames, c.height, c.width]),
+                        weight: backend.upload(weight, shape: weightShape),
+                        bias: bias.map { try backend.upload($0, shape: [c.outChannels]) }, padding: c.padding,
+                        kernel: kernel)
+                    #expect(result.shape == [c.batch, c.outChannels, outFrames, c.height, c.width])
+                    try expectClose(backend.download(result), expected)
+                }
+            }
         }
+    }
+
+    @Test func temporalConvKernelChoice() {
+        let backend = CPUBackend(threads: 1)
+        // The plane kernel up to 384 sources (channels x taps) and 128 output channels.
+        #expect(backend.temporalConvKernel(channels: 32, taps: 3, outChannels: 32) == .planes)
+        #expect(backend.temporalConvKernel(channels: 128, taps: 3, outChannels: 128) == .planes)
+        #expect(backend.temporalConvKernel(channels: 129, taps: 3, outChannels: 128) == .tapGEMMs)
+        #expect(backend.temporalConvKernel(channels: 64, taps: 3, outChannels: 129) == .tapGEMMs)
+        #expect(backend.temporalConvKernel(channels: 320, taps: 3, outChannels: 320) == .tapGEMMs)
     }
 
     @Test func temporalConvRejectsBadArguments() throws {
