@@ -377,8 +377,8 @@ package enum FlashAttention<ISA: VectorISA> {
             var index = 0
             // Two independent chains hide the latency of the polynomial.
             while index < count {
-                let e0 = ISA.exp2(ISA.load(row + index) - shift)
-                let e1 = ISA.exp2(ISA.load(row + (index &+ l)) - shift)
+                let e0 = ISA.exp2Weight(ISA.load(row + index) - shift)
+                let e1 = ISA.exp2Weight(ISA.load(row + (index &+ l)) - shift)
                 ISA.store(e0, row + index)
                 ISA.store(e1, row + (index &+ l))
                 sum0 += e0

@@ -158,8 +158,8 @@ package enum QueryLanesAttention<ISA: VectorISA> {
             var sum0 = ISA.Vector(), sum1 = ISA.Vector()
             var t = 0
             while t &+ 1 < tileKeys {
-                let e0 = ISA.exp2(ISA.load(scores + t &* lanes) - offsets)
-                let e1 = ISA.exp2(ISA.load(scores + (t &+ 1) &* lanes) - offsets)
+                let e0 = ISA.exp2Weight(ISA.load(scores + t &* lanes) - offsets)
+                let e1 = ISA.exp2Weight(ISA.load(scores + (t &+ 1) &* lanes) - offsets)
                 ISA.store(e0, scores + t &* lanes)
                 ISA.store(e1, scores + (t &+ 1) &* lanes)
                 sum0 += e0
@@ -167,7 +167,7 @@ package enum QueryLanesAttention<ISA: VectorISA> {
                 t &+= 2
             }
             if t < tileKeys {
-                let e = ISA.exp2(ISA.load(scores + t &* lanes) - offsets)
+                let e = ISA.exp2Weight(ISA.load(scores + t &* lanes) - offsets)
                 ISA.store(e, scores + t &* lanes)
                 sum0 += e
             }
