@@ -8,6 +8,11 @@ Setup (not needed by CI):
 Run (from the repository root):
     .venv-ref/bin/python scripts/bench/bench_unet.py --config small --frames 16 64 --threads 2
     .venv-ref/bin/python scripts/bench/bench_unet.py --config medium --frames 16 --threads 2
+
+The two sides alternate in rounds (`--rounds`): each round times diffusers, then infinity, so
+that a change in the machine's load (noisy neighbours on a shared host) falls on both sides of
+the round's ratio. Each round prints both sides' median and best; the last line of each frame
+count gives the median, lowest and highest of the rounds' ratios of medians.
 """
 import argparse
 import os
@@ -38,7 +43,8 @@ def main():
     parser.add_argument("--size", type=int, default=32, help="latent height = width")
     parser.add_argument("--batch", type=int, default=2, help="2 = both halves of classifier-free guidance")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=3, help="timed forwards per side and round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations of the two sides")
     parser.add_argument("--infinity", default=".build/release/infinity")
     parser.add_argument("--cpu-kernels", choices=["avx2", "avx512"],
                         help="infinity's kernel variant (default: the widest this CPU runs)")
@@ -58,32 +64,39 @@ def main():
     print(f"UNet3DConditionModel '{args.config}': {params / 1e6:.2f}M parameters, batch {args.batch}, "
           f"{args.size}x{args.size} latents, {args.threads} threads, torch {torch.__version__}")
     # Medians and bests (the least disturbed run of each, for machines with noisy neighbours).
-    print(f"{'frames':>6}  {'diffusers median/best (s)':>25}  {'infinity median/best (s)':>24}  {'speed-up':>13}")
+    print(f"{'frames':>6} {'round':>5}  {'diffusers median/best (s)':>25}  {'infinity median/best (s)':>24}  "
+          f"{'speed-up':>13}")
     for frames in args.frames:
         shape = (args.batch, model.config.in_channels, frames, args.size, args.size)
         sample = torch.randn(shape)
         context = torch.randn(args.batch, 77, model.config.cross_attention_dim)
         timestep = torch.tensor([999 - 100 * i for i in range(args.batch)], dtype=torch.float32)
-        times = []
-        with torch.inference_mode():
-            for i in range(args.iterations + 1):
-                start = time.perf_counter()
-                model(sample, timestep, encoder_hidden_states=context)
-                if i > 0:
-                    times.append(time.perf_counter() - start)
-        reference, reference_best = statistics.median(times), min(times)
+        ratios = []
+        for round_index in range(args.rounds):
+            times = []
+            with torch.inference_mode():
+                for i in range(args.iterations + 1):
+                    start = time.perf_counter()
+                    model(sample, timestep, encoder_hidden_states=context)
+                    if i > 0:
+                        times.append(time.perf_counter() - start)
+            reference, reference_best = statistics.median(times), min(times)
 
-        output = subprocess.run(
-            [args.infinity, "bench", "unet", "--model", folder, "--batch", str(args.batch), "--frames", str(frames),
-             "--height", str(args.size), "--width", str(args.size), "--threads", str(args.threads),
-             "--iterations", str(args.iterations)] + (["--cpu-kernels", args.cpu_kernels] if args.cpu_kernels else []),
-            check=True, capture_output=True, text=True).stdout
-        fields = next(line for line in output.splitlines() if line.startswith("median")).split()
-        ours, ours_best = float(fields[1]), float(fields[4])
-        print(f"{frames:>6}  {reference:>12.3f} / {reference_best:<10.3f}  {ours:>11.3f} / {ours_best:<10.3f}  "
-              f"{reference / ours:>5.2f}x / {reference_best / ours_best:.2f}x")
+            output = subprocess.run(
+                [args.infinity, "bench", "unet", "--model", folder, "--batch", str(args.batch),
+                 "--frames", str(frames), "--height", str(args.size), "--width", str(args.size),
+                 "--threads", str(args.threads), "--iterations", str(args.iterations)]
+                + (["--cpu-kernels", args.cpu_kernels] if args.cpu_kernels else []),
+                check=True, capture_output=True, text=True).stdout
+            fields = next(line for line in output.splitlines() if line.startswith("median")).split()
+            ours, ours_best = float(fields[1]), float(fields[4])
+            ratios.append(reference / ours)
+            print(f"{frames:>6} {round_index + 1:>5}  {reference:>12.3f} / {reference_best:<10.3f}  "
+                  f"{ours:>11.3f} / {ours_best:<10.3f}  {reference / ours:>5.2f}x / {reference_best / ours_best:.2f}x")
+            sys.stdout.flush()
+        print(f"{frames:>6} {'all':>5}  speed-up of the medians over {args.rounds} rounds: "
+              f"median {statistics.median(ratios):.2f}x, range {min(ratios):.2f}x - {max(ratios):.2f}x")
         sys.stdout.flush()
-
 
 if __name__ == "__main__":
     main()
