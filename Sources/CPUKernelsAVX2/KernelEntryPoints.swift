@@ -97,6 +97,16 @@ extension ModuleISA {
     /// Columns per register block of the plane GEMM: two vectors.
     package static var planeGEMMColumns: Int { 2 * lanes }
 
+    /// `iterations` rounds of the FMA peak loop (see `FMAPeak`): its result, to be kept.
+    package static func fmaPeak(iterations: Int, seed: Float) -> Float {
+        FMAPeak<Self>.run(iterations: iterations, seed: seed)
+    }
+
+    /// Floating-point operations of ``fmaPeak(iterations:seed:)``.
+    package static func fmaPeakFlops(iterations: Int) -> Double {
+        FMAPeak<Self>.flops(iterations: iterations)
+    }
+
     /// `out[i] = f(input[i])` for `i < count` (see `ActivationKernels`).
     package static func activate(_ kind: Activation, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                                  count: Int) {

@@ -16,6 +16,10 @@ public final class ProfilingBackend: Backend {
         public var seconds: Double
         /// Number of calls.
         public var calls: Int
+        /// Floating-point operations of the calls by the op's textbook count (2 per multiply-add
+        /// of a linear layer, a direct convolution or attention's two products); 0 for the ops
+        /// that only move or normalise data.
+        public var flops: Double = 0
     }
 
     /// The backend doing the work.
@@ -48,7 +52,8 @@ public final class ProfilingBackend: Backend {
         entries.withLock { $0.removeAll() }
     }
 
-    private func timed<Result>(_ kind: String, _ operands: Tensor?..., body: () throws -> Result) throws -> Result {
+    private func timed<Result>(_ kind: String, _ operands: Tensor?..., flops: Double = 0,
+                               body: () throws -> Result) throws -> Result {
         let op = separatesShapes
             ? ([kind] + operands.compactMap { $0.map { "\($0.shape)" } }).joined(separator: " ")
             : kind
@@ -58,11 +63,17 @@ public final class ProfilingBackend: Backend {
             entries.withLock { table in
                 table[op, default: Entry(op: op, seconds: 0, calls: 0)].seconds += seconds
                 table[op, default: Entry(op: op, seconds: 0, calls: 0)].calls += 1
+                table[op, default: Entry(op: op, seconds: 0, calls: 0)].flops += flops
             }
         }
         let result = try body()
         try base.synchronize()
         return result
+    }
+
+    /// `x [..., K] @ weight [N, K]^T`: 2 K N per row of `x`.
+    private static func linearFlops(_ x: Tensor, _ weight: Tensor) -> Double {
+        2 * Double(x.count) * Double(weight.shape.first ?? 0)
     }
 
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
@@ -82,22 +93,32 @@ public final class ProfilingBackend: Backend {
     }
 
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
-        try timed("linear", x, weight) { try base.linear(x, weight: weight, bias: bias) }
+        try timed("linear", x, weight, flops: Self.linearFlops(x, weight)) { try base.linear(x, weight: weight, bias: bias) }
     }
 
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) throws -> Tensor {
-        try timed("conv2d \(weight.shape[2])x\(weight.shape[3])", x, weight) {
+        let outputs = (try? Shape.conv2d(x.shape, weight: weight.shape, bias: bias?.shape, stride: stride,
+                                         padding: padding))?.reduce(1, *) ?? 0
+        let flops = 2 * Double(outputs) * Double(weight.shape.dropFirst().reduce(1, *))
+        return try timed("conv2d \(weight.shape[2])x\(weight.shape[3])", x, weight, flops: flops) {
             try base.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
         }
     }
 
     public func temporalConv(_ x: Tensor, weight: Tensor, bias: Tensor?, padding: Int) throws -> Tensor {
-        try timed("temporalConv", x, weight) { try base.temporalConv(x, weight: weight, bias: bias, padding: padding) }
+        let outputs = (try? Shape.temporalConv(x.shape, weight: weight.shape, bias: bias?.shape,
+                                               padding: padding))?.reduce(1, *) ?? 0
+        let flops = 2 * Double(outputs) * Double(weight.shape.dropFirst().reduce(1, *))
+        return try timed("temporalConv", x, weight, flops: flops) {
+            try base.temporalConv(x, weight: weight, bias: bias, padding: padding)
+        }
     }
 
     public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float,
                           bias: Tensor?) throws -> Tensor {
-        try timed("attention (keys \(key.shape[1] <= 64 ? "<= 64" : "> 64"))", query, key) {
+        // Scores and weighted values: 2 multiply-adds per (query, key, channel).
+        let flops = 4 * Double(query.count) * Double(key.shape.count > 1 ? key.shape[1] : 0)
+        return try timed("attention (keys \(key.shape[1] <= 64 ? "<= 64" : "> 64"))", query, key, flops: flops) {
             try base.attention(query: query, key: key, value: value, heads: heads, scale: scale, bias: bias)
         }
     }
@@ -138,7 +159,9 @@ public final class ProfilingBackend: Backend {
     }
 
     public func linearGEGLU(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
-        try timed("linear + geglu", x, weight) { try base.linearGEGLU(x, weight: weight, bias: bias) }
+        try timed("linear + geglu", x, weight, flops: Self.linearFlops(x, weight)) {
+            try base.linearGEGLU(x, weight: weight, bias: bias)
+        }
     }
 
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {

@@ -187,4 +187,20 @@ extension BenchCommand {
         }
         try timeInterleaved(variants, iterations: iterations, work: work)
     }
+
+    /// `bench fma`: the rate of independent vector FMA chains, the ceiling of the CPU kernels.
+    static func fma(_ arguments: ArraySlice<String>) throws {
+        let options = try Arguments(arguments, options: ["threads", "iterations"])
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let threads = try options.int("threads", default: cores, range: 1 ... 4096)
+        let iterations = try options.int("iterations", default: 20_000_000, range: 1 ... 1_000_000_000)
+        say("fma  independent vector FMA chains  \(cores) cores  iterations=\(iterations)")
+        for instructionSet in CPUBackend.InstructionSet.supported {
+            for count in Set([1, threads]).sorted() {
+                let rates = (0 ..< 5).map { _ in instructionSet.peakFMARate(threads: count, iterations: iterations) }.sorted()
+                say("  \(instructionSet.description.padding(to: 8)) \(count) threads  median \(fixed(rates[2] / 1e9, 1)) GFLOP/s   "
+                    + "best \(fixed(rates[4] / 1e9, 1)) GFLOP/s")
+            }
+        }
+    }
 }

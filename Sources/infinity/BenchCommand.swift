@@ -37,6 +37,10 @@ enum BenchCommand {
                                        [--out-channels O] [--taps K] [--iterations N] \(BackendOption.usage)
       Times a temporal convolution (Conv3d with kernel (K, 1, 1), padding K/2) and its GFLOP/s.
       Defaults: the small benchmark config's 64-channel temporal convolution at 16 frames.
+    usage: infinity bench fma [--threads N] [--iterations N]
+      The machine's peak arithmetic rate: independent vector FMA chains in each instruction set
+      this CPU runs, on 1 thread and on N (default: all cores) at once; the median and best of
+      5 runs of N rounds (default 20,000,000) each. The ceiling for the CPU backend's figures.
     """
 
     static func run(_ arguments: ArraySlice<String>) async throws {
@@ -55,6 +59,7 @@ enum BenchCommand {
         case "linear": try linear(arguments.dropFirst())
         case "conv2d": try conv2d(arguments.dropFirst())
         case "temporal-conv": try temporalConv(arguments.dropFirst())
+        case "fma": try fma(arguments.dropFirst())
         default: throw Arguments.Failure(description: "unknown benchmark '\(kind)'\n\(usage)")
         }
     }
@@ -159,8 +164,16 @@ enum BenchCommand {
             let total = profiler.report.reduce(0) { $0 + $1.seconds }
             for entry in profiler.report {
                 let share = fixed(100 * entry.seconds / total, 1)
-                say("  \(entry.op.padding(to: 24)) \(fixed(entry.seconds / Double(iterations), 4)) s/forward  \(share)%  \(entry.calls / iterations) calls")
+                var line = "  \(entry.op.padding(to: 24)) \(fixed(entry.seconds / Double(iterations), 4)) s/forward  "
+                    + "\(share)%  \(entry.calls / iterations) calls"
+                if entry.flops > 0 { line += "  \(fixed(entry.flops / entry.seconds / 1e9, 1)) GFLOP/s" }
+                say(line)
             }
+            // The arithmetic a forward cannot avoid, by the textbook count (direct convolutions,
+            // no Winograd savings), and the rate the forward ran it at.
+            let flops = profiler.report.reduce(0) { $0 + $1.flops } / Double(iterations)
+            say("arithmetic \(fixed(flops / 1e9, 2)) GFLOP/forward (linear, convolution and attention multiply-adds x2)  "
+                + "\(fixed(flops / (total / Double(iterations)) / 1e9, 1)) GFLOP/s over the profiled ops")
         }
         say("median \(fixed(median, 4)) s   best \(fixed(times[0], 4)) s   frames/s \(fixed(Double(batch * frames) / median, 1))")
     }

@@ -111,6 +111,33 @@ struct BackendOptionTests {
         #expect(refused.status == 1 && refused.error.contains("--threads applies to --backend cpu only"), "\(refused.error)")
     }
 
+    @Test("bench unet --profile gives the rate of each op with arithmetic, and the forward's arithmetic")
+    func benchUNetProfileRates() throws {
+        let result = try CLITests.run(["bench", "unet", "--model", "\(CLITests.fixtures)/unet-tiny/unet",
+                                       "--frames", "2", "--height", "8", "--width", "8", "--threads", "2",
+                                       "--iterations", "1", "--warmup", "0", "--profile"])
+        #expect(result.status == 0, "\(result.error)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("  conv2d 3x3 ") && $0.hasSuffix(" GFLOP/s") }, "\(result.output)")
+        #expect(lines.contains { $0.hasPrefix("  add ") && $0.hasSuffix(" calls") }, "\(result.output)")
+        let arithmetic = lines.first { $0.hasPrefix("arithmetic ") }
+        let gflop = arithmetic.flatMap { Double($0.split(separator: " ")[1]) }
+        #expect(gflop.map { $0 > 0 } == true, "\(result.output)")
+    }
+
+    @Test("bench fma gives the FMA rate of each instruction set on 1 thread and on all")
+    func benchFMA() throws {
+        let result = try CLITests.run(["bench", "fma", "--threads", "2", "--iterations", "1000"])
+        #expect(result.status == 0, "\(result.error)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("fma  ") == true, "\(result.output)")
+        // Without AVX-512, the AVX2 lines only.
+        let rates = lines.dropFirst()
+        #expect((rates.count == 4 || rates.count == 2)
+                && rates.allSatisfy { $0.contains(" threads  median ") && $0.hasSuffix(" GFLOP/s") }, "\(result.output)")
+        #expect(rates.first?.hasPrefix("  AVX2     1 threads") == true, "\(result.output)")
+    }
+
     @Test("bench unet --profile-shapes keeps each op kind's operand shapes apart")
     func benchUNetProfileShapes() throws {
         let result = try CLITests.run(["bench", "unet", "--model", "\(CLITests.fixtures)/unet-tiny/unet",
