@@ -127,12 +127,19 @@ package enum QueryLanesAttention<ISA: VectorISA> {
         let queryBase = p.query + (row * p.queries + firstQuery) * p.width + head * d
         let queriesT = buffers.queriesT, scores = buffers.scores, outputsT = buffers.outputsT
 
-        // Queries transposed and scaled; lanes past the last query stay zero.
+        // Queries transposed and scaled; lanes past the last query stay zero. A whole block of
+        // power-of-two width goes by shuffles (`BlockTranspose.swift`), the rest element-wise.
         let queryScale = p.scale * FlashTiling.log2e
-        if count < lanes { queriesT.update(repeating: 0, count: d * lanes) }
-        for lane in 0 ..< count {
-            let source = queryBase + lane &* p.width
-            for c in 0 ..< d { queriesT[c &* lanes &+ lane] = source[c] * queryScale }
+        let shuffles = count == lanes && ISA.transposes(width: d)
+        if shuffles {
+            ISA.transposeRows(queryBase, stride: p.width, width: d, scale: queryScale, into: queriesT,
+                              scratch: outputsT)
+        } else {
+            if count < lanes { queriesT.update(repeating: 0, count: d * lanes) }
+            for lane in 0 ..< count {
+                let source = queryBase + lane &* p.width
+                for c in 0 ..< d { queriesT[c &* lanes &+ lane] = source[c] * queryScale }
+            }
         }
 
         // Keys a tile at a time, with an online softmax (the running maximum raised and the sums
@@ -189,9 +196,13 @@ package enum QueryLanesAttention<ISA: VectorISA> {
         let inverse = ISA.Vector(repeating: 1) / ISA.laneMax(sums, ISA.Vector(repeating: .leastNormalMagnitude))
         for c in 0 ..< d { ISA.store(ISA.load(outputsT + c &* lanes) * inverse, outputsT + c &* lanes) }
         let outBase = p.out + (row * p.queries + firstQuery) * p.width + head * d
-        for lane in 0 ..< count {
-            let destination = outBase + lane &* p.width
-            for c in 0 ..< d { destination[c] = outputsT[c &* lanes &+ lane] }
+        if shuffles {
+            ISA.transposeToRows(outputsT, width: d, into: outBase, stride: p.width, scratch: queriesT)
+        } else {
+            for lane in 0 ..< count {
+                let destination = outBase + lane &* p.width
+                for c in 0 ..< d { destination[c] = outputsT[c &* lanes &+ lane] }
+            }
         }
     }
 

@@ -26,6 +26,18 @@ package protocol VectorISA {
     /// (a requirement for the same reason as ``laneMax(_:_:)``; so are the bit operations it
     /// replaces, `&`, `^` and `&>>` on ``Bits``, in generic code).
     static func select(_ a: Vector, _ b: Vector, whereNegative sign: Vector) -> Vector
+
+    /// The even and the odd elements of the 2L-element sequence `a` then `b`: one round of
+    /// ``transposeRows(_:stride:width:scale:into:scratch:)``. Concrete, so that each module
+    /// compiles it to its two-source shuffles (the stdlib's `evenHalf` is on concrete types).
+    static func deinterleave(_ a: Vector, _ b: Vector) -> (even: Vector, odd: Vector)
+    /// The inverse of ``deinterleave(_:_:)``: `a0 b0 a1 b1 ...`, split into its low and high L
+    /// elements.
+    static func interleave(_ a: Vector, _ b: Vector) -> (low: Vector, high: Vector)
+    /// A vector of the L/2 floats at `low` then the L/2 floats at `high`.
+    static func load(low: UnsafePointer<Float>, high: UnsafePointer<Float>) -> Vector
+    /// Stores the low L/2 lanes of `value` at `low` and the high L/2 at `high`.
+    static func store(_ value: Vector, low: UnsafeMutablePointer<Float>, high: UnsafeMutablePointer<Float>)
 }
 
 extension VectorISA {

@@ -226,6 +226,50 @@ struct AttentionOpsTests {
     /// `ISA.exp2` (relative error at most 3e-7) and `ISA.exp2Weight`, the attention kernels'
     /// softmax weights (at most 3e-6), over the range the kernels feed them, down to 2^-125;
     /// both exactly 1 at 0, exactly 0 at and below -127 and at -infinity.
+    /// The query-lanes kernel's block transposes, rows to lanes and back, at every width they
+    /// take, against the element-wise definition: exact (shuffles and one multiplication).
+    @Test func blockTransposesAVX2() {
+        checkBlockTransposes(AVX2.self, widths: [4, 8, 16, 32, 64])
+    }
+
+    @Test(.enabled(if: CPUBackend.InstructionSet.avx512.isSupported, "this CPU lacks AVX-512"))
+    func blockTransposesAVX512() {
+        checkBlockTransposes(AVX512.self, widths: [8, 16, 32, 64])
+    }
+
+    func checkBlockTransposes<ISA: VectorISA>(_: ISA.Type, widths: [Int]) {
+        let lanes = ISA.lanes
+        #expect(widths.allSatisfy { ISA.transposes(width: $0) })
+        #expect(!ISA.transposes(width: lanes / 4) && !ISA.transposes(width: 24) && !ISA.transposes(width: 3))
+        for d in widths {
+            let stride = d + 5  // rows apart as in a tensor of several heads
+            var random = TestRandom(seed: UInt64(d))
+            let rows = random.values(lanes * stride)
+            let transposed = UnsafeMutablePointer<Float>.allocate(capacity: d * lanes)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: d * lanes)
+            let back = UnsafeMutablePointer<Float>.allocate(capacity: lanes * stride)
+            defer { [transposed, scratch, back].forEach { $0.deallocate() } }
+            rows.withUnsafeBufferPointer {
+                ISA.transposeRows($0.baseAddress!, stride: stride, width: d, scale: 0.5, into: transposed, scratch: scratch)
+            }
+            var exact = true
+            for r in 0 ..< lanes {
+                for c in 0 ..< d where transposed[c * lanes + r] != 0.5 * rows[r * stride + c] { exact = false }
+            }
+            #expect(exact, "rows to lanes, width \(d)")
+            back.initialize(repeating: -1, count: lanes * stride)
+            ISA.transposeToRows(transposed, width: d, into: back, stride: stride, scratch: scratch)
+            var restored = true
+            for r in 0 ..< lanes {
+                for c in 0 ..< stride {
+                    // The block's columns come back halved; the gaps between rows stay untouched.
+                    if back[r * stride + c] != (c < d ? 0.5 * rows[r * stride + c] : -1) { restored = false }
+                }
+            }
+            #expect(restored, "lanes to rows, width \(d)")
+        }
+    }
+
     func checkExp2<ISA: VectorISA>(_: ISA.Type) {
         checkExp2(ISA.self, tolerance: 3e-7, ISA.exp2)
         checkExp2(ISA.self, tolerance: 3e-6, ISA.exp2Weight)
