@@ -6,13 +6,14 @@
 // frame: its sources are the `C x K` (channel, tap) frames it reads, each an `H*W` plane at a
 // shifted frame, and the zero plane where a tap falls in the padding. As a BLAS GEMM it took a
 // call per tap, each packing its `[C, columns]` operand and re-reading the output; with the
-// small UNets' 32-64 channels those calls ran at about a third of the FMA rate. Here the
-// weights (a few KiB to a few tens of KiB) are packed once per call into blocks of 8 output
-// channels (`[O / 8][R][8]`, zero-padded), and each block of 2L columns accumulates 8 x 2L
-// outputs in 16 vector registers: per source, two vector loads, eight broadcast weights, sixteen
-// FMAs. A column block's sources (`R x 2L` floats) stay in L1 while every block of output
-// channels reads them. Each output is one chain of FMAs over the sources in order, whatever the
-// thread count or the column range.
+// small UNets' 32-64 channels those calls ran at about half the FMA peak. Here the weights (a
+// few KiB to a few tens of KiB) are packed once per call into blocks of 8 output channels
+// (`[O / 8][R][8]`, zero-padded), and each block of 2L columns accumulates 8 x 2L outputs in 16
+// vector registers: per source, two vector loads, eight broadcast weights, sixteen FMAs. The
+// caller gathers a column block of every source into dense rows first (`gather`), so that the
+// block's sources (`R x 2L` floats) stay in L1 while every block of output channels reads them.
+// Each output is one chain of FMAs over the sources in order, whatever the thread count or the
+// column range.
 
 /// The plane GEMM kernel for one instruction set.
 @frozen @usableFromInline
@@ -44,7 +45,10 @@ package enum PlaneGEMM<ISA: VectorISA> {
     }
 
     /// `out[o * outStride + p] = bias[o] + Σ_r w[o][r] * sources[r][p]` for `p` in `columns`
-    /// and every output channel, from the packed weights.
+    /// and every output channel, from the packed weights. The kernel reads whole blocks of 2L
+    /// columns from `columns.lowerBound`: each source must hold them all (rows from
+    /// ``gather(_:rows:stride:columns:into:)`` do, zero-padded); the columns past the range
+    /// only feed lanes that are not stored.
     @inlinable
     package static func run(sources: UnsafePointer<UnsafePointer<Float>>, count: Int, packed: UnsafePointer<Float>,
                             outChannels: Int, out: UnsafeMutablePointer<Float>, outStride: Int, columns: Range<Int>) {
@@ -63,8 +67,8 @@ package enum PlaneGEMM<ISA: VectorISA> {
         }
     }
 
-    /// Eight output channels (`channels` of them stored) by 2L columns (`valid` of them read and
-    /// stored: the last block of a range may be short).
+    /// Eight output channels (`channels` of them stored) by 2L columns (`valid` of them stored:
+    /// the last block of a range may be short; all 2L are read).
     @inlinable @inline(__always)
     static func block(sources: UnsafePointer<UnsafePointer<Float>>, count: Int, column: Int, valid: Int,
                       weights: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int, channels: Int) {
@@ -75,52 +79,26 @@ package enum PlaneGEMM<ISA: VectorISA> {
         var a60 = ISA.Vector(repeating: weights[6]), a70 = ISA.Vector(repeating: weights[7])
         var a01 = a00, a11 = a10, a21 = a20, a31 = a30, a41 = a40, a51 = a50, a61 = a60, a71 = a70
         var w = weights + 8
-        if valid == 2 * l {
-            for r in 0 ..< count {
-                let x = sources[r] + column
-                let x0 = ISA.load(x), x1 = ISA.load(x + l)
-                var s = ISA.Vector(repeating: w[0])
-                a00 = a00.addingProduct(s, x0); a01 = a01.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[1])
-                a10 = a10.addingProduct(s, x0); a11 = a11.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[2])
-                a20 = a20.addingProduct(s, x0); a21 = a21.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[3])
-                a30 = a30.addingProduct(s, x0); a31 = a31.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[4])
-                a40 = a40.addingProduct(s, x0); a41 = a41.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[5])
-                a50 = a50.addingProduct(s, x0); a51 = a51.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[6])
-                a60 = a60.addingProduct(s, x0); a61 = a61.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[7])
-                a70 = a70.addingProduct(s, x0); a71 = a71.addingProduct(s, x1)
-                w += 8
-            }
-        } else {
-            // A short block: the same chains, the sources' tails zero-padded.
-            let first = min(valid, l), second = valid - first
-            for r in 0 ..< count {
-                let x = sources[r] + column
-                let x0 = ISA.load(x, count: first), x1 = second > 0 ? ISA.load(x + l, count: second) : ISA.Vector()
-                var s = ISA.Vector(repeating: w[0])
-                a00 = a00.addingProduct(s, x0); a01 = a01.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[1])
-                a10 = a10.addingProduct(s, x0); a11 = a11.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[2])
-                a20 = a20.addingProduct(s, x0); a21 = a21.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[3])
-                a30 = a30.addingProduct(s, x0); a31 = a31.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[4])
-                a40 = a40.addingProduct(s, x0); a41 = a41.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[5])
-                a50 = a50.addingProduct(s, x0); a51 = a51.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[6])
-                a60 = a60.addingProduct(s, x0); a61 = a61.addingProduct(s, x1)
-                s = ISA.Vector(repeating: w[7])
-                a70 = a70.addingProduct(s, x0); a71 = a71.addingProduct(s, x1)
-                w += 8
-            }
+        for r in 0 ..< count {
+            let x = sources[r] + column
+            let x0 = ISA.load(x), x1 = ISA.load(x + l)
+            var s = ISA.Vector(repeating: w[0])
+            a00 = a00.addingProduct(s, x0); a01 = a01.addingProduct(s, x1)
+            s = ISA.Vector(repeating: w[1])
+            a10 = a10.addingProduct(s, x0); a11 = a11.addingProduct(s, x1)
+            s = ISA.Vector(repeating: w[2])
+            a20 = a20.addingProduct(s, x0); a21 = a21.addingProduct(s, x1)
+            s = ISA.Vector(repeating: w[3])
+            a30 = a30.addingProduct(s, x0); a31 = a31.addingProduct(s, x1)
+            s = ISA.Vector(repeating: w[4])
+            a40 = a40.addingProduct(s, x0); a41 = a41.addingProduct(s, x1)
+            s = ISA.Vector(repeating: w[5])
+            a50 = a50.addingProduct(s, x0); a51 = a51.addingProduct(s, x1)
+            s = ISA.Vector(repeating: w[6])
+            a60 = a60.addingProduct(s, x0); a61 = a61.addingProduct(s, x1)
+            s = ISA.Vector(repeating: w[7])
+            a70 = a70.addingProduct(s, x0); a71 = a71.addingProduct(s, x1)
+            w += 8
         }
         store(a00, a01, out, valid: valid)
         if channels > 1 { store(a10, a11, out + outStride, valid: valid) }
@@ -133,7 +111,7 @@ package enum PlaneGEMM<ISA: VectorISA> {
     }
 
     /// Copies columns `columns` (at most 2L of them) of `rows` rows that start `stride` floats
-    /// apart into consecutive rows of 2L floats at `packed`. Sources read in place from a
+    /// apart into consecutive rows of 2L floats at `packed`, zero-padded. Sources read in place from a
     /// channel-major tensor are planes a power of two apart, whose column blocks share a few L1
     /// sets and evict each other between the blocks of output channels; packed, they stay in L1.
     @inlinable
@@ -151,6 +129,7 @@ package enum PlaneGEMM<ISA: VectorISA> {
         } else {
             for _ in 0 ..< rows {
                 to.update(from: from, count: valid)
+                (to + valid).update(repeating: 0, count: 2 * l - valid)
                 from += stride
                 to += 2 * l
             }
