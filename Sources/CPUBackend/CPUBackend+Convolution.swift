@@ -132,7 +132,7 @@ extension CPUBackend {
 
     /// Sources (input channels x taps) and output channels up to which ``temporalConv(_:weight:bias:padding:)``
     /// runs the plane kernel (`CPUKernels/PlaneGEMM.swift`), whose packed weights are re-read
-    /// for every block of 32 columns and should stay in L1/L2: up to 48 KiB by these bounds.
+    /// for every block of 32 columns and should stay in L2: up to 193 KiB by these bounds.
     /// On the small UNet's temporal convolutions it took 0.69-0.71x the time of the GEMMs per tap
     /// at 32 channels and 0.87-0.89x at 64 (`infinity bench temporal-conv --threads 1`); at 128
     /// channels the two were even.

@@ -2,21 +2,24 @@
 // key sequences (temporal attention: a key per frame) and for narrow heads.
 //
 // One work item is a (batch row, head, block of L queries). Its queries are copied transposed
-// into `[d][L]` and scaled by `scale * log2(e)`, so that each key, a row of `d` contiguous
-// floats, meets all L queries at once by broadcast:
-//   1. scores: for each key `j` of a tile of 256, `s_j = sum_c k_j[c] * qT[c]` (`d` FMAs, plus
-//      the bias's column `j` when there is a bias), kept in a `[256][L]` buffer in L1, and the
-//      lane-wise maximum over the tile;
+// into `[d][L]` (by shuffles, `BlockTranspose.swift`) and scaled by `scale * log2(e)`, so
+// that each key, a row of `d` contiguous floats, meets all L queries at once by broadcast:
+//   1. scores: for each key `j` of a tile of 256, `s_j = sum_c k_j[c] * qT[c]` (`d` FMAs with
+//      the queries in registers, eight channels at a time, plus the bias's column `j` when
+//      there is a bias), kept in a `[256][L]` buffer in L1, and the lane-wise maximum over the
+//      tile;
 //   2. weights: `2^(s_j - max)` with the running maximum (online softmax: the earlier tiles'
 //      sums and outputs are rescaled when it rises), in place, and their lane-wise sum;
 //   3. values: `oT[c] = sum_j v_j[c] * w_j` for blocks of up to eight channels (eight
 //      independent FMA chains), each key's values broadcast from its row;
 // and the outputs, `oT[c] / sum`, are copied back into the queries' rows. Keys and values are
-// read in place (no packing), every maximum and sum is a lane-wise vector operation, and no
-// lane is padding when L divides the query count. The flash kernel, with keys in lanes, spends
-// a short sequence mostly on packing, padding and horizontal reductions; over many keys it
-// wins only for wide heads, whose `d` FMAs per key the flash kernel shares among four
-// query rows (`CPUBackend.attentionKernel(queries:keys:headWidth:)` chooses).
+// read in place, or, when several blocks of queries read them and heads interleave in the rows,
+// from dense copies made once per (batch row, head) (``packsKeys(_:)``); every maximum and sum
+// is a lane-wise vector operation, and no lane is padding when L divides the query count.
+// The flash kernel, with keys in lanes, spends a short sequence mostly on packing, padding and
+// horizontal reductions; over many keys it wins only for wide heads, whose `d` FMAs per key
+// the flash kernel shares among four query rows (`CPUBackend.attentionKernel(queries:keys:headWidth:)`
+// chooses).
 
 @frozen @usableFromInline
 package enum QueryLanesAttention<ISA: VectorISA> {
