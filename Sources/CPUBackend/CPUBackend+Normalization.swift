@@ -1,4 +1,6 @@
 import CPUKernels
+import CPUKernelsAVX2
+import CPUKernelsAVX512
 import Tensor
 
 extension CPUBackend {
@@ -32,7 +34,8 @@ extension CPUBackend {
     }
 
     /// Layer normalisation over the last axis of `x [..., D]`
-    /// (see ``Backend/layerNorm(_:weight:bias:epsilon:)``).
+    /// (see ``Backend/layerNorm(_:weight:bias:epsilon:)``), rows shared out among the threads to
+    /// the kernel of the backend's instruction set (`CPUKernels/LayerNorm.swift`).
     public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
         let width = try Shape.layerNorm(x.shape, weight: weight?.shape, bias: bias?.shape)
 
@@ -49,14 +52,13 @@ extension CPUBackend {
                 let gamma = UnsafePointer(weight?.cpu) ?? ones.baseAddress!
                 let beta = UnsafePointer(bias?.cpu) ?? zeros.baseAddress!
                 parallelFor(rows, grain: max(1, Self.elementGrain / width)) { range in
-                    for row in range {
-                        let source = input + row * width, destination = out + row * width
-                        let moments = Moments(source, count: width)
-                        let mean = Float(moments.mean)
-                        let rstd = Float(1 / (moments.variance + Double(epsilon)).squareRoot())
-                        for i in 0 ..< width {
-                            destination[i] = (source[i] - mean) * rstd * gamma[i] + beta[i]
-                        }
+                    switch instructionSet {
+                    case .avx512:
+                        AVX512.layerNorm(input, rows: range, width: width, gamma: gamma, beta: beta, epsilon: epsilon,
+                                         out: out)
+                    case .avx2:
+                        AVX2.layerNorm(input, rows: range, width: width, gamma: gamma, beta: beta, epsilon: epsilon,
+                                       out: out)
                     }
                 }
             }

@@ -97,6 +97,12 @@ extension ModuleISA {
     /// Columns per register block of the plane GEMM: two vectors.
     package static var planeGEMMColumns: Int { 2 * lanes }
 
+    /// Layer normalisation of rows `rows` of `x [R, width]` (see `LayerNormKernel`).
+    package static func layerNorm(_ x: UnsafePointer<Float>, rows: Range<Int>, width: Int, gamma: UnsafePointer<Float>,
+                                  beta: UnsafePointer<Float>, epsilon: Float, out: UnsafeMutablePointer<Float>) {
+        LayerNormKernel<Self>.run(x, rows: rows, width: width, gamma: gamma, beta: beta, epsilon: epsilon, out: out)
+    }
+
     /// `iterations` rounds of the FMA peak loop (see `FMAPeak`): its result, to be kept.
     package static func fmaPeak(iterations: Int, seed: Float) -> Float {
         FMAPeak<Self>.run(iterations: iterations, seed: seed)

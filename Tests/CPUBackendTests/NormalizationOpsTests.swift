@@ -92,18 +92,35 @@ import Testing
         #expect(result == [Float](repeating: 0.25, count: 6) + [Float](repeating: -0.5, count: 6))
     }
 
-    static let layerNormShapes: [[Int]] = [[7], [3, 5], [2, 3, 320], [2, 2, 1500], [1, 1, 1]]
+    /// Widths below, at and above a vector, with tails (7, 5, 1500, 33), whole vectors (32, 320).
+    static let layerNormShapes: [[Int]] = [[7], [3, 5], [2, 3, 320], [2, 2, 1500], [1, 1, 1], [9, 32], [4, 33]]
 
     @Test(arguments: layerNormShapes.indices, [0, 1, 2, 3])
     func layerNormMatchesReference(shapeIndex: Int, affineMask: Int) throws {
         let shape = Self.layerNormShapes[shapeIndex]
+        // The last shape's rows have a mean large next to their spread (100 against 3).
+        try checkLayerNorm(shape, affineMask: affineMask, offset: shapeIndex == Self.layerNormShapes.count - 1 ? 100 : -1,
+                           seed: 20 + UInt64(shapeIndex))
+    }
+
+    /// `layerNorm` of random `shape` (values in `offset ± 3`) against the Double reference,
+    /// in each instruction set this CPU runs.
+    func checkLayerNorm(_ shape: [Int], affineMask: Int, offset: Float, seed: UInt64) throws {
         let width = shape.last!
-        let (x, data) = try T.tensor(shape, seed: 20 + UInt64(shapeIndex), spread: 3, offset: -1)
+        let (x, data) = try T.tensor(shape, seed: seed, spread: 3, offset: offset)
         let weight = affineMask & 1 != 0 ? T.values(width, seed: 30, spread: 0.5, offset: 1) : nil
         let bias = affineMask & 2 != 0 ? T.values(width, seed: 31) : nil
-        let result = try T.backend.layerNorm(
-            x, weight: try weight.map { try T.backend.upload($0, shape: [width]) },
-            bias: try bias.map { try T.backend.upload($0, shape: [width]) }, epsilon: 1e-5)
+        for instructionSet in CPUBackend.InstructionSet.supported {
+            let backend = CPUBackend(threads: 2, instructionSet: instructionSet)
+            let result = try backend.layerNorm(
+                x, weight: try weight.map { try backend.upload($0, shape: [width]) },
+                bias: try bias.map { try backend.upload($0, shape: [width]) }, epsilon: 1e-5)
+            checkLayerNorm(try backend.download(result), data: data, width: width, weight: weight, bias: bias,
+                           label: "layerNorm \(shape) \(instructionSet) weight \(weight != nil) bias \(bias != nil)")
+        }
+    }
+
+    func checkLayerNorm(_ actual: [Float], data: [Float], width: Int, weight: [Float]?, bias: [Float]?, label: String) {
         var expected = [Double]()
         for start in stride(from: 0, to: data.count, by: width) {
             let (mean, variance) = Self.moments(data[start ..< start + width])
@@ -112,7 +129,6 @@ import Testing
                 expected.append(normalized * Double(weight?[i] ?? 1) + Double(bias?[i] ?? 0))
             }
         }
-        T.expectClose(try T.backend.download(result), expected, absolute: 1e-5, relative: 1e-5,
-                      "layerNorm \(shape) weight \(weight != nil) bias \(bias != nil)")
+        T.expectClose(actual, expected, absolute: 1e-5, relative: 1e-5, label)
     }
 }
