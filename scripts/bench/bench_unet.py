@@ -6,13 +6,14 @@ Setup (not needed by CI):
     scripts/fixtures/setup-venv.sh
     swift build -c release
 Run (from the repository root):
-    .venv-ref/bin/python scripts/bench/bench_unet.py --config small --frames 16 64 --threads 2
-    .venv-ref/bin/python scripts/bench/bench_unet.py --config medium --frames 16 --threads 2
+    .venv-ref/bin/python scripts/bench/bench_unet.py --config small --frames 16 64 --threads 2 --iterations 2 --rounds 8
+    .venv-ref/bin/python scripts/bench/bench_unet.py --config medium --frames 16 --threads 2 --iterations 2 --rounds 5
 
 The two sides alternate in rounds (`--rounds`): each round times diffusers, then infinity, so
 that a change in the machine's load (noisy neighbours on a shared host) falls on both sides of
 the round's ratio. Each round prints both sides' median and best; the last line of each frame
-count gives the median, lowest and highest of the rounds' ratios of medians.
+count gives the median, lowest and highest of the rounds' ratios of medians. Short rounds (two
+forwards a side) alternate faster than the host's load swings.
 """
 import argparse
 import os
