@@ -138,7 +138,7 @@ struct Moments {
             i += Lanes.scalarCount
         }
         // Lane sums by halving (CPUKernels): the stdlib's `sum()` is a generic loop that is not
-        // inlined, a call per row that cost more than LayerNorm's rows of 32-320 channels.
+        // inlined.
         var sum = Double(horizontalSum(lanes.lowHalf + lanes.highHalf))
         while i < count { sum += Double(values[i]); i += 1 }
         let approximateMean = Float(sum / Double(count))

@@ -104,14 +104,14 @@ package enum NarrowLinear<ISA: VectorISA> {
             a71 = a71.addingProduct(s, w1)
             w += 2 * l
         }
-        store(a00, a01, out, columns: columns)
-        store(a10, a11, out + stride, columns: columns)
-        store(a20, a21, out + 2 * stride, columns: columns)
-        store(a30, a31, out + 3 * stride, columns: columns)
-        store(a40, a41, out + 4 * stride, columns: columns)
-        store(a50, a51, out + 5 * stride, columns: columns)
-        store(a60, a61, out + 6 * stride, columns: columns)
-        store(a70, a71, out + 7 * stride, columns: columns)
+        ISA.store(a00, a01, out, count: columns)
+        ISA.store(a10, a11, out + stride, count: columns)
+        ISA.store(a20, a21, out + 2 * stride, count: columns)
+        ISA.store(a30, a31, out + 3 * stride, count: columns)
+        ISA.store(a40, a41, out + 4 * stride, count: columns)
+        ISA.store(a50, a51, out + 5 * stride, count: columns)
+        ISA.store(a60, a61, out + 6 * stride, count: columns)
+        ISA.store(a70, a71, out + 7 * stride, count: columns)
     }
 
     /// One row by one block of 2L output features (the rows past the last whole block of 8).
@@ -127,13 +127,6 @@ package enum NarrowLinear<ISA: VectorISA> {
             a1 = a1.addingProduct(s, ISA.load(w + l))
             w += 2 * l
         }
-        store(a0, a1, out, columns: columns)
-    }
-
-    /// Stores the first `columns` (at most 2L) of the two vectors' lanes.
-    @inlinable @inline(__always)
-    static func store(_ v0: ISA.Vector, _ v1: ISA.Vector, _ out: UnsafeMutablePointer<Float>, columns: Int) {
-        ISA.store(v0, out, count: min(columns, ISA.lanes))
-        ISA.store(v1, out + ISA.lanes, count: columns - ISA.lanes)
+        ISA.store(a0, a1, out, count: columns)
     }
 }

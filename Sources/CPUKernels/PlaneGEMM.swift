@@ -59,9 +59,10 @@ package enum PlaneGEMM<ISA: VectorISA> {
             var weights = packed, o = 0
             while o < outChannels {
                 block(sources: sources, count: count, column: column, valid: valid, weights: weights,
-                      out: out + o * outStride + column, outStride: outStride, channels: min(8, outChannels - o))
-                weights += (count + 1) * 8
-                o += 8
+                      out: out + o * outStride + column, outStride: outStride,
+                      channels: min(blockChannels, outChannels - o))
+                weights += (count + 1) * blockChannels
+                o += blockChannels
             }
             column += width
         }
@@ -100,14 +101,14 @@ package enum PlaneGEMM<ISA: VectorISA> {
             a70 = a70.addingProduct(s, x0); a71 = a71.addingProduct(s, x1)
             w += 8
         }
-        store(a00, a01, out, valid: valid)
-        if channels > 1 { store(a10, a11, out + outStride, valid: valid) }
-        if channels > 2 { store(a20, a21, out + 2 * outStride, valid: valid) }
-        if channels > 3 { store(a30, a31, out + 3 * outStride, valid: valid) }
-        if channels > 4 { store(a40, a41, out + 4 * outStride, valid: valid) }
-        if channels > 5 { store(a50, a51, out + 5 * outStride, valid: valid) }
-        if channels > 6 { store(a60, a61, out + 6 * outStride, valid: valid) }
-        if channels > 7 { store(a70, a71, out + 7 * outStride, valid: valid) }
+        ISA.store(a00, a01, out, count: valid)
+        if channels > 1 { ISA.store(a10, a11, out + outStride, count: valid) }
+        if channels > 2 { ISA.store(a20, a21, out + 2 * outStride, count: valid) }
+        if channels > 3 { ISA.store(a30, a31, out + 3 * outStride, count: valid) }
+        if channels > 4 { ISA.store(a40, a41, out + 4 * outStride, count: valid) }
+        if channels > 5 { ISA.store(a50, a51, out + 5 * outStride, count: valid) }
+        if channels > 6 { ISA.store(a60, a61, out + 6 * outStride, count: valid) }
+        if channels > 7 { ISA.store(a70, a71, out + 7 * outStride, count: valid) }
     }
 
     /// Copies columns `columns` (at most 2L of them) of `rows` rows that start `stride` floats
@@ -134,12 +135,5 @@ package enum PlaneGEMM<ISA: VectorISA> {
                 to += 2 * l
             }
         }
-    }
-
-    /// Stores the first `valid` (at most 2L) of the two vectors' lanes.
-    @inlinable @inline(__always)
-    static func store(_ v0: ISA.Vector, _ v1: ISA.Vector, _ out: UnsafeMutablePointer<Float>, valid: Int) {
-        ISA.store(v0, out, count: min(valid, ISA.lanes))
-        ISA.store(v1, out + ISA.lanes, count: valid - ISA.lanes)
     }
 }

@@ -212,8 +212,8 @@ package enum QueryLanesAttention<ISA: VectorISA> {
     /// `scores[t] = biasT[t] + sum_c keys[t * stride + c] * queriesT[c]` for the `keys` keys of a
     /// tile, and their lane-wise maximum. The queries' channels are held in registers eight at
     /// a time (loaded once per tile, not once per key), each key's channels broadcast against
-    /// them in two independent FMA chains; heads wider than eight add each further block of
-    /// eight channels to the stored scores.
+    /// them in one chain of FMAs (two chains made LLVM split the vectors into 4-lane pieces);
+    /// heads wider than eight add each further block of eight channels to the stored scores.
     @inlinable @inline(__always)
     static func scoreTile<Width: HeadWidth>(_ keys: UnsafePointer<Float>, keys count: Int, stride: Int,
                                             headWidth: Int, _: Width.Type, queriesT: UnsafePointer<Float>, biasT: UnsafePointer<Float>?,

@@ -98,6 +98,14 @@ extension VectorISA {
         return exp2Scaling(p, shifted)
     }
 
+    /// Stores the first `count` (at most 2L) lanes of `v0` then `v1`: a row of a two-vector
+    /// register block, the last one of a matrix possibly short.
+    @inlinable @inline(__always)
+    package static func store(_ v0: Vector, _ v1: Vector, _ pointer: UnsafeMutablePointer<Float>, count: Int) {
+        store(v0, pointer, count: min(count, lanes))
+        store(v1, pointer + lanes, count: count - lanes)
+    }
+
     /// `2^x` per lane for `x <= 0` as ``exp2(_:)`` computes it, with a polynomial of degree 4
     /// instead of 5: relative error below 3e-6, one FMA fewer. For the attention kernels'
     /// softmax weights, where it is an eighth of the arithmetic per score and the error stays

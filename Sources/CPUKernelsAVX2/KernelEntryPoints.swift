@@ -17,6 +17,35 @@ extension ModuleISA {
         return unsafeBitCast(aBits ^ ((aBits ^ bBits) & mask), to: Vector.self)
     }
 
+    // The block transposes' shuffles and half-vector moves (`VectorISA`), on this module's
+    // concrete vectors: the stdlib's `evenHalf`, `lowHalf` and their setters are on concrete types.
+
+    @inline(__always)
+    package static func deinterleave(_ a: Vector, _ b: Vector) -> (even: Vector, odd: Vector) {
+        let pair = VectorPair(lowHalf: a, highHalf: b)
+        return (pair.evenHalf, pair.oddHalf)
+    }
+
+    @inline(__always)
+    package static func interleave(_ a: Vector, _ b: Vector) -> (low: Vector, high: Vector) {
+        var pair = VectorPair()
+        pair.evenHalf = a
+        pair.oddHalf = b
+        return (pair.lowHalf, pair.highHalf)
+    }
+
+    @inline(__always)
+    package static func load(low: UnsafePointer<Float>, high: UnsafePointer<Float>) -> Vector {
+        Vector(lowHalf: UnsafeRawPointer(low).loadUnaligned(as: HalfVector.self),
+               highHalf: UnsafeRawPointer(high).loadUnaligned(as: HalfVector.self))
+    }
+
+    @inline(__always)
+    package static func store(_ value: Vector, low: UnsafeMutablePointer<Float>, high: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(low).storeBytes(of: value.lowHalf, as: HalfVector.self)
+        UnsafeMutableRawPointer(high).storeBytes(of: value.highHalf, as: HalfVector.self)
+    }
+
     /// Work items of the fused attention kernel for `problem`.
     package static func attentionItems(_ problem: AttentionProblem) -> Int {
         FlashAttention<Self>.items(problem)

@@ -76,6 +76,12 @@ public final class ProfilingBackend: Backend {
         2 * Double(x.count) * Double(weight.shape.first ?? 0)
     }
 
+    /// A direct convolution with output `outShape` (nil for operands the op will reject):
+    /// one multiply-add (2 operations) per output and weight of its output channel (`weight [O, ...]`).
+    private static func convolutionFlops(_ outShape: [Int]?, _ weight: Tensor) -> Double {
+        2 * Double(outShape?.reduce(1, *) ?? 0) * Double(weight.shape.dropFirst().reduce(1, *))
+    }
+
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
         try timed("upload") { try base.upload(values, shape: shape) }
     }
@@ -97,18 +103,16 @@ public final class ProfilingBackend: Backend {
     }
 
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) throws -> Tensor {
-        let outputs = (try? Shape.conv2d(x.shape, weight: weight.shape, bias: bias?.shape, stride: stride,
-                                         padding: padding))?.reduce(1, *) ?? 0
-        let flops = 2 * Double(outputs) * Double(weight.shape.dropFirst().reduce(1, *))
+        let flops = Self.convolutionFlops(try? Shape.conv2d(x.shape, weight: weight.shape, bias: bias?.shape,
+                                                            stride: stride, padding: padding), weight)
         return try timed("conv2d \(weight.shape[2])x\(weight.shape[3])", x, weight, flops: flops) {
             try base.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
         }
     }
 
     public func temporalConv(_ x: Tensor, weight: Tensor, bias: Tensor?, padding: Int) throws -> Tensor {
-        let outputs = (try? Shape.temporalConv(x.shape, weight: weight.shape, bias: bias?.shape,
-                                               padding: padding))?.reduce(1, *) ?? 0
-        let flops = 2 * Double(outputs) * Double(weight.shape.dropFirst().reduce(1, *))
+        let flops = Self.convolutionFlops(try? Shape.temporalConv(x.shape, weight: weight.shape, bias: bias?.shape,
+                                                                  padding: padding), weight)
         return try timed("temporalConv", x, weight, flops: flops) {
             try base.temporalConv(x, weight: weight, bias: bias, padding: padding)
         }

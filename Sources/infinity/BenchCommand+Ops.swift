@@ -191,7 +191,7 @@ extension BenchCommand {
     /// `bench fma`: the rate of independent vector FMA chains, the ceiling of the CPU kernels.
     static func fma(_ arguments: ArraySlice<String>) throws {
         let options = try Arguments(arguments, options: ["threads", "iterations"])
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = CPUBackend.coreCount
         let threads = try options.int("threads", default: cores, range: 1 ... 4096)
         let iterations = try options.int("iterations", default: 20_000_000, range: 1 ... 1_000_000_000)
         say("fma  independent vector FMA chains  \(cores) cores  iterations=\(iterations)")
